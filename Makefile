@@ -1,0 +1,41 @@
+# Quick start: `make demo` and `make test`. Both create .venv when it is missing and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= cpu,md,test,tutorials
+comma := ,
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/pins.txt | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
+DEMO_OUT ?= demo-run
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-slow test-all bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) setup.cfg pyproject.toml requirements/pins.txt
+	$(PY) -m pip install --quiet -c requirements/pins.txt -e ".[$(EXTRAS)]"
+	$(PY) -m pip check
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/committor-keras demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -1,0 +1,104 @@
+"""Provenance shared by every stage: atomic writes, content hashes, library versions, seeds."""
+
+import contextlib
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_REPORTED_PACKAGES = (
+    "committor-keras", "tensorflow", "tensorflow-cpu", "keras", "keras-tuner", "tensorboard", "numpy",
+    "pandas", "scikit-learn", "seaborn", "openmm", "MDAnalysis", "shap",
+)
+
+
+def library_versions():
+    """Versions of Python and of the libraries that shape a result (absent ones are left out)."""
+    versions = {"python": platform.python_version()}
+    for name in _REPORTED_PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return versions
+
+
+def sha256_file(path, chunk_size=1 << 20):
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Readers never see a half-written file, and a failure leaves any earlier file untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path, obj):
+    """Write ``obj`` as indented JSON through a temporary file and a rename."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def run_record(config, data_sha256=None, seed=None):
+    """The record written beside every run's outputs: config, seed, versions, data hash, command line."""
+    return {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "seed": seed,
+        "data_sha256": data_sha256,
+        "config": config,
+        "versions": library_versions(),
+        "platform": platform.platform(),
+    }
+
+
+def seed_everything(seed):
+    """Seed Python, NumPy and (when imported) TensorFlow/Keras from one integer.
+
+    Keras Tuner and OpenMM take the seed explicitly where they are constructed.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
