@@ -1,0 +1,61 @@
+"""The `committor-keras` command: a thin layer over the Python API.
+
+User errors (`CommittorKerasError`) print as one line and exit with status 2; heavy libraries are imported
+inside the sub-commands, so `--help` answers at once.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+from committor_keras._errors import CommittorKerasError
+
+# Sub-packages that contribute sub-commands through a private `_cli.register(subparsers)`.
+_COMMAND_MODULES = (
+    "committor_keras.data._cli",
+)
+
+
+def build_parser():
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="committor-keras",
+        description="Learn the committor (and so the reaction coordinate) of a molecular transition with a "
+                    "deep network: tune it with Keras Tuner, explain it, export it for TF Serving.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CommittorKerasError as error:
+        print(f"committor-keras {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"committor-keras {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("committor-keras")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Reading and writing committor data sets: `.npz` (never pickled) and CSV.
+
+`.npz` keys: ``features`` (N, F), ``feature_names`` (F unicode strings), labels as ``n_a`` + ``n_b`` or
+``p_b`` + ``n_shots``, optional ``weights``, extras as ``extra.<name>``, ``metadata`` (a JSON string) and
+``format`` (the format version).
+
+CSV: one column per feature, label columns ``n_a``/``n_b`` or ``p_b``/``n_shots``, an optional ``weight``
+column, one-dimensional extras as ``extra.<name>``; metadata as JSON on a first line starting with
+``# committor-keras metadata:`` (optional: a plain CSV of features and labels reads as it is).
+"""
+
+import csv
+import itertools
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from committor_keras._errors import DataError
+from committor_keras._provenance import atomic_path
+from committor_keras.data._dataset import LABEL_COUNTS, CommittorData
+
+FORMAT_VERSION = 1
+CSV_METADATA_PREFIX = "# committor-keras metadata:"
+EXTRA_PREFIX = "extra."
+_LABEL_COLUMNS = {"n_a", "n_b", "p_b", "n_shots", "weight"}
+
+
+def load(path):
+    """Read and validate a committor data set.
+
+    Args:
+        path: a ``.npz`` or ``.csv`` file.
+
+    Returns:
+        CommittorData whose ``source`` is ``path``.
+
+    Raises:
+        DataError: a missing or unreadable file, an unknown suffix, or invalid content (naming the field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file", "does not exist or is not a file; check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path)
+    if suffix == ".csv":
+        return _load_csv(path)
+    raise DataError(path, "file", f"unknown suffix {path.suffix!r}; use a .npz or .csv committor data set")
+
+
+def save(data, path):
+    """Write ``data`` to ``path`` (``.npz`` or ``.csv``) through a temporary file and a rename."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".csv"):
+        raise DataError(path, "file", f"unknown suffix {path.suffix!r}; save as .npz or .csv")
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, **_npz_arrays(data))
+        else:
+            _write_csv(data, tmp)
+
+
+def _npz_arrays(data):
+    arrays = {
+        "format": np.array(FORMAT_VERSION),
+        "features": data.features,
+        "feature_names": np.array(data.feature_names, dtype=np.str_),
+        "metadata": np.array(json.dumps(data.metadata)),
+    }
+    if data.label_kind == LABEL_COUNTS:
+        arrays.update(n_a=data.n_a, n_b=data.n_b)
+    else:
+        arrays.update(p_b=data.p_b, n_shots=data.n_shots)
+    if data.weights is not None:
+        arrays["weights"] = data.weights
+    arrays.update({EXTRA_PREFIX + name: values for name, values in data.extras.items()})
+    return arrays
+
+
+def _load_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        raise DataError(path, "file", f"holds pickled objects, which are never loaded ({error}); "
+                                      "re-save with plain numeric/string arrays") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(path, "file", f"not a readable .npz archive ({error})") from None
+    version = int(arrays.pop("format", FORMAT_VERSION))
+    if version > FORMAT_VERSION:
+        raise DataError(path, "format", f"version {version} is newer than this committor-keras reads "
+                                        f"({FORMAT_VERSION}); upgrade committor-keras")
+    for required in ("features", "feature_names"):
+        if required not in arrays:
+            raise DataError(path, required, "missing from the archive; see docs/data.md for the keys")
+    metadata = {}
+    if "metadata" in arrays:
+        try:
+            metadata = json.loads(str(arrays["metadata"]))
+        except json.JSONDecodeError as error:
+            raise DataError(path, "metadata", f"not valid JSON ({error})") from None
+    extras = {key[len(EXTRA_PREFIX):]: arrays[key] for key in arrays if key.startswith(EXTRA_PREFIX)}
+    return CommittorData(
+        arrays["features"], arrays["feature_names"],
+        n_a=arrays.get("n_a"), n_b=arrays.get("n_b"), p_b=arrays.get("p_b"), n_shots=arrays.get("n_shots"),
+        weights=arrays.get("weights"), extras=extras, metadata=metadata, source=path)
+
+
+def _write_csv(data, path):
+    columns = {name: data.features[:, i] for i, name in enumerate(data.feature_names)}
+    if data.label_kind == LABEL_COUNTS:
+        columns.update(n_a=data.n_a, n_b=data.n_b)
+    else:
+        columns.update(p_b=data.p_b, n_shots=data.n_shots)
+    if data.weights is not None:
+        columns["weight"] = data.weights
+    for name, values in data.extras.items():
+        if values.ndim != 1:
+            raise DataError(path, f"extras.{name}", "has more than one dimension; CSV holds only 1-D extras, "
+                                                    "save as .npz instead")
+        columns[EXTRA_PREFIX + name] = values
+    with open(path, "w", newline="") as handle:
+        handle.write(f"{CSV_METADATA_PREFIX} {json.dumps(data.metadata)}\n")
+        pd.DataFrame(columns).to_csv(handle, index=False, float_format="%.17g")
+
+
+def _load_csv(path):
+    with open(path) as handle:
+        first = handle.readline()
+    metadata, skip = {}, 0
+    if first.startswith(CSV_METADATA_PREFIX):
+        skip = 1
+        try:
+            metadata = json.loads(first[len(CSV_METADATA_PREFIX):])
+        except json.JSONDecodeError as error:
+            raise DataError(path, "metadata", f"the first line is not valid JSON ({error})") from None
+    try:
+        frame = pd.read_csv(path, skiprows=skip)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(path, "file", f"not a readable CSV ({str(error).strip()})") from None
+    header = next(csv.reader([_header_line(path, skip)]), [])
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
+    feature_columns = [c for c in frame.columns if c not in _LABEL_COLUMNS and not c.startswith(EXTRA_PREFIX)]
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise DataError(path, non_numeric[0], "has non-numeric values; every column must hold numbers")
+
+    def column(name):
+        return frame[name].to_numpy(dtype=np.float64) if name in frame else None
+
+    extras = {c[len(EXTRA_PREFIX):]: frame[c].to_numpy() for c in frame.columns if c.startswith(EXTRA_PREFIX)}
+    return CommittorData(
+        frame[feature_columns].to_numpy(dtype=np.float64), feature_columns,
+        n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
+        weights=column("weight"), extras=extras, metadata=metadata, source=path)
+
+
+def _header_line(path, skip):
+    with open(path, newline="") as handle:
+        return next(itertools.islice(handle, skip, None), "")
