@@ -8,8 +8,10 @@ import json
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,53 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+    """Yield an empty temporary directory beside ``path``; move it onto ``path`` only if the block succeeds.
+
+    Readers never see a half-written export: until the rename the target holds its previous content (or does
+    not exist), and a failure or interruption leaves at most a hidden ``.NAME.*.tmp`` directory behind.
+    An existing ``path`` is replaced as a whole.
+
+    Args:
+        path: the directory to create or replace.
+
+    Yields:
+        pathlib.Path of the temporary directory to fill.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        # mkdtemp creates 0700; an exported model is meant to be read by other users (a TF Serving container).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        _replace_directory(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_directory(new, path):
+    # os.replace cannot move a directory onto a non-empty one, so the old one is first renamed aside.
+    if not os.path.lexists(path):
+        os.replace(new, path)
+        return
+    old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+    os.replace(path, old)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
 
 
 def write_text_atomic(path, text):

@@ -169,3 +169,26 @@ def test_reads_external_methane_clathrate_data(tmp_path):
     loaded = cdata.load(path)
     assert len(loaded) == 982 and loaded.n_shots.max() == 1
     assert json.loads(path.read_text().splitlines()[0].split(":", 1)[1])["system"] == "methane clathrate 280 K"
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_load_features_accepts_unlabelled_files_and_still_validates(tmp_path, suffix):
+    path = tmp_path / f"new{suffix}"
+    if suffix == ".npz":
+        np.savez(path, features=np.ones((2, 2)), feature_names=np.array(["a", "b"]))
+    else:
+        path.write_text("a,b\n1,2\n3,4\n")
+    table = cdata.load_features(path)
+    assert table.feature_names == ("a", "b") and table.p_b is None and table.features.shape == (2, 2)
+    bad = tmp_path / f"bad{suffix}"
+    if suffix == ".npz":
+        np.savez(bad, features=np.array([[1.0, np.nan]]), feature_names=np.array(["a", "b"]))
+    else:
+        bad.write_text("a,a\n1,2\n")
+    with pytest.raises(DataError):
+        cdata.load_features(bad)
+
+
+def test_load_features_reads_labels_when_present(tmp_path, synthetic):
+    synthetic.save(tmp_path / "s.npz")
+    np.testing.assert_array_equal(cdata.load_features(tmp_path / "s.npz").p_b, synthetic.p_b)

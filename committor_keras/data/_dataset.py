@@ -48,7 +48,7 @@ class CommittorData:
         self.weights = None if weights is None else _check_weights(weights, len(self.features), self.source)
         self.extras = _check_extras(extras or {}, len(self.features), self.source)
         self.metadata = _check_metadata(metadata or {}, self.feature_names, self.source)
-        self._check_features_finite()
+        _check_finite(self.features, self.feature_names, self.source)
         self._check_not_one_state()
 
     def __len__(self):
@@ -165,13 +165,6 @@ class CommittorData:
 
         return load(path)
 
-    def _check_features_finite(self):
-        bad = ~np.isfinite(self.features)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise DataError(self.source, self.feature_names[col],
-                            f"{int(bad.sum())} non-finite value(s) (first at point {row}: "
-                            f"{self.features[row, col]}); remove or impute those points")
 
     def _check_not_one_state(self):
         p_b = self.p_b
@@ -186,6 +179,14 @@ class CommittorData:
 def labels(data):
     """The Keras target for ``data``: float32 (N, 2) columns ``[n_a, n_b]``."""
     return np.stack([data.n_a, data.n_b], axis=1).astype(np.float32)
+
+
+def _check_finite(features, names, source):
+    bad = ~np.isfinite(features)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(source, names[col], f"{int(bad.sum())} non-finite value(s) (first at point {row}: "
+                                            f"{features[row, col]}); remove or impute those points")
 
 
 def _as_matrix(features, source):

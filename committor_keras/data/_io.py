@@ -14,13 +14,15 @@ import itertools
 import json
 import zipfile
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import numpy as np
 import pandas as pd
 
 from committor_keras._errors import DataError
 from committor_keras._provenance import atomic_path
-from committor_keras.data._dataset import LABEL_COUNTS, CommittorData
+from committor_keras.data._dataset import (LABEL_COUNTS, CommittorData, _as_matrix, _check_finite,
+                                            _check_metadata, _check_names)
 
 FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
@@ -41,13 +43,52 @@ def load(path):
         DataError: a missing or unreadable file, an unknown suffix, or invalid content (naming the field).
     """
     path = Path(path)
+    return CommittorData(**_read_fields(path), source=path)
+
+
+def load_features(path):
+    """Read the features of a data file whose labels may be absent (configurations to predict on).
+
+    Args:
+        path: a ``.npz`` or ``.csv`` file in the data set format; label columns are optional.
+
+    Returns:
+        FeatureTable with ``features`` (N, F), ``feature_names``, ``p_b`` (None without labels),
+        ``metadata`` and ``source``.
+
+    Raises:
+        DataError: as :func:`load`, except that missing labels are allowed.
+    """
+    path = Path(path)
+    fields = _read_fields(path)
+    if all(fields[key] is None for key in ("n_a", "n_b", "p_b", "n_shots")):
+        features = _as_matrix(fields["features"], str(path))
+        names = _check_names(fields["feature_names"], features.shape[1], str(path))
+        _check_finite(features, names, str(path))
+        return FeatureTable(features, names, None, _check_metadata(fields["metadata"], names, str(path)),
+                            str(path))
+    data = CommittorData(**fields, source=path)
+    return FeatureTable(data.features, data.feature_names, data.p_b, data.metadata, data.source)
+
+
+class FeatureTable(NamedTuple):
+    """Features of points to predict on, with p_B when the file has labels."""
+
+    features: np.ndarray
+    feature_names: tuple
+    p_b: Optional[np.ndarray]
+    metadata: dict
+    source: str
+
+
+def _read_fields(path):
     if not path.is_file():
         raise DataError(path, "file", "does not exist or is not a file; check the path")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _load_npz(path)
+        return _read_npz(path)
     if suffix == ".csv":
-        return _load_csv(path)
+        return _read_csv(path)
     raise DataError(path, "file", f"unknown suffix {path.suffix!r}; use a .npz or .csv committor data set")
 
 
@@ -82,7 +123,7 @@ def _npz_arrays(data):
     return arrays
 
 
-def _load_npz(path):
+def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -105,10 +146,9 @@ def _load_npz(path):
         except json.JSONDecodeError as error:
             raise DataError(path, "metadata", f"not valid JSON ({error})") from None
     extras = {key[len(EXTRA_PREFIX):]: arrays[key] for key in arrays if key.startswith(EXTRA_PREFIX)}
-    return CommittorData(
-        arrays["features"], arrays["feature_names"],
-        n_a=arrays.get("n_a"), n_b=arrays.get("n_b"), p_b=arrays.get("p_b"), n_shots=arrays.get("n_shots"),
-        weights=arrays.get("weights"), extras=extras, metadata=metadata, source=path)
+    return dict(features=arrays["features"], feature_names=arrays["feature_names"],
+                n_a=arrays.get("n_a"), n_b=arrays.get("n_b"), p_b=arrays.get("p_b"),
+                n_shots=arrays.get("n_shots"), weights=arrays.get("weights"), extras=extras, metadata=metadata)
 
 
 def _write_csv(data, path):
@@ -129,7 +169,7 @@ def _write_csv(data, path):
         pd.DataFrame(columns).to_csv(handle, index=False, float_format="%.17g")
 
 
-def _load_csv(path):
+def _read_csv(path):
     with open(path) as handle:
         first = handle.readline()
     metadata, skip = {}, 0
@@ -156,10 +196,9 @@ def _load_csv(path):
         return frame[name].to_numpy(dtype=np.float64) if name in frame else None
 
     extras = {c[len(EXTRA_PREFIX):]: frame[c].to_numpy() for c in frame.columns if c.startswith(EXTRA_PREFIX)}
-    return CommittorData(
-        frame[feature_columns].to_numpy(dtype=np.float64), feature_columns,
-        n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
-        weights=column("weight"), extras=extras, metadata=metadata, source=path)
+    return dict(features=frame[feature_columns].to_numpy(dtype=np.float64), feature_names=feature_columns,
+                n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
+                weights=column("weight"), extras=extras, metadata=metadata)
 
 
 def _header_line(path, skip):

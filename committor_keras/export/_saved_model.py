@@ -1,0 +1,83 @@
+"""SavedModel export with explicit TF Serving signatures.
+
+The exported graph takes raw features (the model's own Normalization layer is inside it) and serves
+``serving_default``: ``features`` float32 (None, F) -> ``{"committor": (None, 1), "logit": (None, 1)}``, and
+``logit``: ``features`` -> ``{"logit": (None, 1)}``.
+"""
+
+from pathlib import Path
+
+from committor_keras._provenance import atomic_directory
+
+INPUT_NAME = "features"
+SERVING_SIGNATURE = "serving_default"
+LOGIT_SIGNATURE = "logit"
+_OUTPUTS = {SERVING_SIGNATURE: ("committor", "logit"), LOGIT_SIGNATURE: ("logit",)}
+
+
+def signature_description(n_features):
+    """The served signatures as JSON-ready dicts (the model card records them).
+
+    Args:
+        n_features: F, the number of input features.
+
+    Returns:
+        dict signature name -> {"inputs": {...}, "outputs": {...}} with dtype and shape (``None`` = any).
+    """
+    tensor = {"dtype": "float32", "shape": [None, 1]}
+    return {
+        name: {"inputs": {INPUT_NAME: {"dtype": "float32", "shape": [None, n_features]}},
+               "outputs": {output: dict(tensor) for output in outputs}}
+        for name, outputs in _OUTPUTS.items()
+    }
+
+
+def model_n_features(model):
+    """F of a committor model, checking the model contract: one (None, F) input, one (None, 1) output.
+
+    Raises:
+        ValueError: the model does not follow the contract.
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"a committor model has one input and one output (the logit); {model.name} has "
+                         f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)")
+    input_shape, output_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+    if len(input_shape) != 2 or input_shape[1] is None or output_shape[1:] != (1,):
+        raise ValueError(f"a committor model maps (None, F) features to a (None, 1) logit; {model.name} maps "
+                         f"{input_shape} to {output_shape}")
+    return int(input_shape[1])
+
+
+def export_saved_model(model, path):
+    """Write ``model`` as a SavedModel with the committor signatures, atomically.
+
+    For TF Serving, ``path`` is a numbered version directory such as ``top/01/saved_model/1``.
+
+    Args:
+        model: a committor model (raw float32 features (None, F) -> logit (None, 1)).
+        path: the SavedModel directory to create (replaced if it exists).
+
+    Returns:
+        pathlib.Path of the written directory.
+    """
+    import keras
+    import tensorflow as tf
+
+    n_features = model_n_features(model)
+    spec = [tf.TensorSpec((None, n_features), tf.float32, name=INPUT_NAME)]
+
+    # The argument name of these functions becomes the signature's input key, so it must be `features`.
+    def serve(features):
+        logit = model(features, training=False)
+        return {"committor": tf.sigmoid(logit), "logit": logit}
+
+    def logit_only(features):
+        return {"logit": model(features, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=spec)
+    archive.add_endpoint(LOGIT_SIGNATURE, logit_only, input_signature=spec)
+    with atomic_directory(path) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return Path(path)

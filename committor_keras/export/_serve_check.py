@@ -1,0 +1,85 @@
+"""serve-check: does the served SavedModel compute what the Keras model computes?"""
+
+from pathlib import Path
+
+import numpy as np
+
+from committor_keras._errors import CommittorKerasError
+from committor_keras._provenance import sha256_file
+from committor_keras.export._card import CARD_FILE, KERAS_FILE, SAVED_MODEL_DIR, read_card
+from committor_keras.export._load import load_keras, saved_model_version
+from committor_keras.export._saved_model import INPUT_NAME, SERVING_SIGNATURE
+
+DEFAULT_TOLERANCE = 1e-5
+# Multiples of the training standard deviation at which served and Keras outputs are also compared, so the
+# check covers inputs far outside the training data (where the normalisation and saturation matter).
+_PROBE_SCALES = (0.0, 1.0, 3.0, 10.0, 100.0)
+
+
+def serve_check(model_dir, data=None, tolerance=DEFAULT_TOLERANCE, seed=0):
+    """Compare the committor served by ``saved_model/<version>`` with the ``model.keras`` model.
+
+    The SavedModel is loaded with ``tf.saved_model.load`` and called through its ``serving_default``
+    signature, as TF Serving does. Inputs: the points of ``data`` if given, else those of the data file named
+    on the card when it is still there with the same sha256, plus probes built from the card's training
+    statistics (the mean, and random points 1 to 100 standard deviations out).
+
+    Args:
+        model_dir: a model directory (``top/NN``) with ``card.json``, ``model.keras`` and ``saved_model/``.
+        data: optional `CommittorData` or (N, F) array of raw features.
+        tolerance: the largest acceptable absolute committor difference.
+        seed: seed of the random probes.
+
+    Returns:
+        dict: points, inputs (what was compared), max_abs_diff_committor, max_abs_diff_logit, tolerance, ok.
+    """
+    import tensorflow as tf
+
+    model_dir = Path(model_dir)
+    card = read_card(model_dir)
+    if not (model_dir / KERAS_FILE).is_file():
+        raise CommittorKerasError(f"{model_dir}: no {KERAS_FILE} to compare the SavedModel with; re-export the "
+                                  "model directory")
+    keras_model = load_keras(model_dir / KERAS_FILE, model_dir / CARD_FILE)
+    version = saved_model_version(model_dir / SAVED_MODEL_DIR)
+    served = tf.saved_model.load(str(version))
+    if SERVING_SIGNATURE not in served.signatures:
+        raise CommittorKerasError(f"{version}: no '{SERVING_SIGNATURE}' signature; TF Serving would not find "
+                                  "the model's default endpoint; re-export it")
+    x, inputs = _check_inputs(keras_model, card, data, seed)
+    outputs = served.signatures[SERVING_SIGNATURE](**{INPUT_NAME: tf.constant(x)})
+    served_q = outputs["committor"].numpy().reshape(-1).astype(np.float64)
+    served_z = outputs["logit"].numpy().reshape(-1).astype(np.float64)
+    diff_q = float(np.max(np.abs(served_q - keras_model.predict_committor(x))))
+    diff_z = float(np.max(np.abs(served_z - keras_model.predict_logit(x))))
+    return {"model": str(model_dir), "saved_model": str(version), "points": len(x), "inputs": inputs,
+            "max_abs_diff_committor": diff_q, "max_abs_diff_logit": diff_z, "tolerance": float(tolerance),
+            "ok": bool(diff_q <= tolerance)}
+
+
+def _check_inputs(keras_model, card, data, seed):
+    parts, described = [], []
+    if data is None:
+        data = _card_data(card)
+    if data is not None:
+        parts.append(keras_model.features_of(data))
+        described.append(f"{len(parts[0])} points of {getattr(data, 'source', 'the given array')}")
+    stats = card["features"]["training_statistics"]
+    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+    std = np.where(std > 0, std, 1.0)
+    rng = np.random.default_rng(seed)
+    probes = [mean + scale * std * rng.standard_normal((16, len(mean))) for scale in _PROBE_SCALES]
+    parts.append(np.concatenate(probes).astype(np.float32))
+    described.append(f"{len(parts[-1])} probes 0-{_PROBE_SCALES[-1]:g} training std from the mean")
+    return np.concatenate(parts), ", ".join(described)
+
+
+def _card_data(card):
+    from committor_keras.data import load
+
+    source, sha256 = card["data"].get("source"), card["data"].get("sha256")
+    if not source or not Path(source).is_file() or (sha256 and sha256_file(source) != sha256):
+        return None
+    return load(source)
+
+
