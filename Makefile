@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= cpu,md,test,tutorials
+EXTRAS ?= cpu,md,shap,test,tutorials
 comma := ,
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/pins.txt | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 DEMO_OUT ?= demo-run

@@ -14,6 +14,7 @@ from committor_keras._errors import CommittorKerasError
 # Sub-packages that contribute sub-commands through a private `_cli.register(subparsers)`.
 _COMMAND_MODULES = (
     "committor_keras.data._cli",
+    "committor_keras.explain._cli",
     "committor_keras.export._cli",
 )
 

@@ -1,0 +1,111 @@
+"""Seaborn figures of explanations, drawn on standalone matplotlib Figures (no pyplot state, no GUI backend)."""
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from committor_keras._provenance import atomic_path
+
+_DPI = 120
+
+
+def save_figure(figure, path):
+    """Write ``figure`` as a PNG atomically."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=_DPI, bbox_inches="tight")
+
+
+def importance_bars(table, path, title):
+    """Horizontal bars of importance per group (one colour per region), with bootstrap intervals.
+
+    Args:
+        table: importance table(s) of one method (``TABLE_COLUMNS``), possibly several regions stacked.
+        path: PNG file to write.
+        title: figure title.
+    """
+    # Name each region with its point count, so a thin transition region is visible as such.
+    table = table.assign(region=[f"{r} (n={n})" for r, n in zip(table["region"], table["n_points"])])
+    regions = list(dict.fromkeys(table["region"]))
+    order = list(table[table["region"] == regions[0]].sort_values("importance", ascending=False)["label"])
+    figure = Figure(figsize=(6.5, 0.9 + 0.38 * len(order) * max(1, len(regions) / 1.5)))
+    axes = figure.subplots()
+    sns.barplot(data=table, y="label", x="importance", hue="region", order=order, hue_order=regions,
+                orient="h", errorbar=None, ax=axes)
+    for container, region in zip(axes.containers, regions):
+        rows = table[table["region"] == region].set_index("label").reindex(order)
+        centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
+        error = np.vstack([rows["importance"] - rows["ci_low"], rows["ci_high"] - rows["importance"]])
+        if np.isfinite(error).any():
+            axes.errorbar(rows["importance"], centres, xerr=np.nan_to_num(error), fmt="none", ecolor="black",
+                          elinewidth=0.8, capsize=2)
+    method = table["method"].iloc[0]
+    axes.set_xlabel("increase of KL per shot (nats)" if method == "permutation"
+                    else f"mean |attribution| ({table['output'].iloc[0]} units)")
+    axes.set_ylabel("")
+    axes.set_title(title)
+    if len(regions) == 1 and axes.get_legend() is not None:
+        axes.get_legend().remove()
+    save_figure(figure, path)
+
+
+def attribution_scatter(attributions, groups, path, title):
+    """Attribution against feature value for the given groups, coloured by the model's committor.
+
+    A sin/cos pair is drawn against its angle in degrees (atan2(sin, cos)); another group against its first
+    feature.
+
+    Args:
+        attributions: an ``Attributions``.
+        groups: group names to draw (e.g. the top of the ranking).
+        path: PNG file to write.
+        title: figure title.
+    """
+    points = attributions.points
+    grouped = attributions.grouped_values()
+    position = {name: g for g, name in enumerate(points.group_names)}
+    figure = Figure(figsize=(3.4 * len(groups) + 0.8, 3.2))
+    axes_list = np.atleast_1d(figure.subplots(1, len(groups), squeeze=False)[0])
+    for i, (axes, name) in enumerate(zip(axes_list, groups)):
+        g = position[name]
+        value, xlabel = _group_axis(points, points.groups[g][1], points.label(name))
+        sns.scatterplot(x=value, y=grouped[:, g], hue=attributions.committor, hue_norm=(0.0, 1.0),
+                        palette="coolwarm", s=9, linewidth=0, ax=axes, legend=(i == len(groups) - 1))
+        axes.axhline(0.0, color="grey", linewidth=0.6)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(f"attribution ({attributions.output})" if i == 0 else "")
+        axes.set_title(points.label(name))
+    if axes_list[-1].get_legend() is not None:
+        axes_list[-1].legend(title="model q", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    figure.suptitle(title, y=1.03)
+    save_figure(figure, path)
+
+
+def _group_axis(points, columns, label):
+    names = [points.feature_names[c] for c in columns]
+    if len(columns) == 2 and names[0].startswith("sin(") and names[1].startswith("cos("):
+        sine, cosine = points.features[:, columns[0]], points.features[:, columns[1]]
+        return np.degrees(np.arctan2(sine, cosine)), f"{label} (degrees)"
+    return points.features[:, columns[0]], names[0]
+
+
+def heatmap(matrix, path, title, value_label, annotate=None, center=None, limits=(None, None)):
+    """A seaborn heatmap of a DataFrame (rows x columns).
+
+    Args:
+        matrix: DataFrame of numbers.
+        path: PNG file to write.
+        title: figure title.
+        value_label: colour-bar label.
+        annotate: write the values into the cells (default: when the matrix is small).
+        center: value at the centre of a diverging colour map (None: sequential map).
+        limits: (min, max) of the colour scale (None: the data's range).
+    """
+    annotate = matrix.size <= 400 if annotate is None else annotate
+    figure = Figure(figsize=(1.2 + 0.75 * max(matrix.shape[1], 3), 1.2 + 0.45 * max(matrix.shape[0], 3)))
+    axes = figure.subplots()
+    sns.heatmap(matrix.astype(float), annot=annotate, fmt=".2g", cmap="vlag" if center is not None else "rocket_r",
+                center=center, vmin=limits[0], vmax=limits[1], cbar_kws={"label": value_label}, ax=axes)
+    axes.set_xlabel("")
+    axes.set_ylabel("")
+    axes.set_title(title)
+    save_figure(figure, path)
