@@ -55,7 +55,7 @@ def select_top_k(trials, k):
     return ranked.drop(columns="_score").head(k).copy()
 
 
-def retrain_top_k(data, split, trials, out_dir, k, config, seed):
+def retrain_top_k(data, split, trials, out_dir, k, config, seed, *, callbacks=(), explain=("ig", "permutation")):
     """Retrain, test and export the ``k`` best trials; write ``RUN/top/NN/`` and ``RUN/summary.csv``.
 
     Each model is rebuilt with :func:`committor_keras.model.build_model` from its trial's hyperparameters,
@@ -64,7 +64,9 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed):
     exported atomically to ``RUN/top/NN`` (``model.keras``, ``saved_model/1/``, ``card.json``). Every model's
     seed derives from ``seed``, its search seed and its trial id, so the whole step is reproducible. Model
     directories numbered beyond the models retrained (left by an earlier run with a larger ``k``) are
-    removed. A trial whose retraining diverges is skipped with a warning and the next one is taken.
+    removed. A trial whose retraining diverges is skipped with a warning and the next one is taken. Each
+    exported model is then explained on the test split (``RUN/top/NN/xai/``, see
+    :func:`committor_keras.explain.explain_model`).
 
     Args:
         data: the full CommittorData of the run.
@@ -74,6 +76,8 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed):
         k: number of models.
         config: the SearchConfig (or anything :func:`committor_keras.search.load_config` takes).
         seed: the run's seed.
+        callbacks: extra Keras callbacks for every retraining (e.g. ``IntegratedGradientsCallback``).
+        explain: explanation methods written into each model's ``xai/`` ("ig", "permutation"); empty for none.
 
     Returns:
         DataFrame, as written to ``RUN/summary.csv``: ``rank``, ``search_seed``, ``trial_id``, ``seed``, the
@@ -109,7 +113,8 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed):
         model = build_model(hparams, parts["train"][0], seed=model_seed)
         try:
             result = fit_model(model, hparams, train=parts["train"], validation=parts["validation"],
-                               epochs=settings.epochs, patience=settings.patience, seed=model_seed, verbose=0)
+                               epochs=settings.epochs, patience=settings.patience, callbacks=list(callbacks),
+                               seed=model_seed, verbose=0)
         except DivergedError as error:
             warnings.warn(f"top-k: {source} diverged when retrained ({error}); taking the next trial",
                           stacklevel=2)
@@ -129,6 +134,11 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed):
                 "trial_dir": _plain(trial.get("trial_dir")), "retrain_seed": model_seed}
         export_model(model, out_dir / TOP_DIR / name, data, train_indices=split.train, split_sizes=split_sizes,
                      hyperparameters=hparams, metrics=metrics, seed=model_seed, info=info)
+        if explain:
+            from committor_keras.explain import explain_model
+
+            explain_model(model, data.subset(split.test), out_dir / TOP_DIR / name / "xai", methods=tuple(explain),
+                          seed=model_seed)
         rows.append({
             "rank": rank, "search_seed": info["search_seed"], "trial_id": info["trial_id"], "seed": model_seed,
             **{column: trial[column] for column in hp_columns},

@@ -1,0 +1,58 @@
+"""The `tune` command: seeded Bayesian searches over committor networks, then top-k retraining."""
+
+import argparse
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
+    return value
+
+
+def register(subparsers):
+    """Add `tune` to the command line."""
+    parser = subparsers.add_parser(
+        "tune", help="tune committor networks with Keras Tuner and export the best k",
+        description="Split DATA (seeded, stratified over p_B), run several seeded Bayesian searches over "
+                    "the network's hyperparameters (objective: validation KL per shot), write every trial to "
+                    "OUT/trials.csv, then retrain and export the best k models to OUT/top/. Running the same "
+                    "command again resumes an interrupted run; a larger --max-trials adds trials.",
+        epilog="example: committor-keras tune data/alanine_dipeptide_vacuum/alanine_dipeptide_vacuum.npz "
+               "--out runs/ala --config configs/demo.toml --seed 0\n"
+               "see configs/default.toml for every setting; TensorBoard: tensorboard --logdir OUT/logs",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="committor data set (.npz or .csv)")
+    parser.add_argument("--out", required=True, help="run directory (created; an existing one is resumed)")
+    parser.add_argument("--config", help="search TOML file (default: the built-in defaults, as in "
+                                         "configs/default.toml)")
+    parser.add_argument("--max-trials", type=_positive_int, help="trials per search")
+    parser.add_argument("--searches", type=_positive_int, help="number of independent searches")
+    parser.add_argument("--top-k", type=_positive_int, help="models to retrain and export")
+    parser.add_argument("--epochs", type=_positive_int, help="maximum epochs per trial")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and the searches (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    parser.set_defaults(func=_tune)
+
+
+def _tune(args):
+    from committor_keras.search._tune import tune
+
+    result = tune(args.data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
+                  top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+    if args.quiet:
+        print(result.summary.to_string(index=False))
+    return 0

@@ -1,0 +1,138 @@
+"""`tune`: data -> split -> seeded Bayesian searches -> trial table -> top-k retraining, in one run directory."""
+
+import json
+import typing
+from pathlib import Path
+
+import pandas as pd
+
+from committor_keras._errors import ConfigError
+from committor_keras._provenance import run_record, write_json_atomic
+from committor_keras.data import CommittorData, Split, labels, load, split_indices
+from committor_keras.search._config import load_config
+from committor_keras.search._trials import write_trial_table
+from committor_keras.search._tuner import run_search, search_dir_name
+
+RUN_JSON = "run.json"
+SPLIT_FILE = "split.npz"
+
+
+class TuneResult(typing.NamedTuple):
+    """What :func:`tune` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        split: the train/validation/test Split.
+        trials: the trial table (as in ``RUN/trials.csv``).
+        summary: the top-k table from the retraining (as in ``RUN/summary.csv``).
+    """
+
+    run_dir: Path
+    split: Split
+    trials: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
+         patience=None, verbose=1):
+    """Tune committor networks with several seeded Bayesian searches and retrain the best k.
+
+    Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
+    write ``RUN/run.json``; run the searches (``RUN/search-<seed>/``, TensorBoard logs in ``RUN/logs/``);
+    write ``RUN/trials.csv``/``trials.json``; retrain and export the top k (``RUN/top/``, ``RUN/summary.csv``).
+    Running the same call again resumes: finished trials are kept, interrupted ones rerun, and raising
+    ``max_trials`` adds trials to every search.
+
+    Args:
+        data: a CommittorData or the path of a ``.npz``/``.csv`` data set.
+        out_dir: the run directory (created if needed).
+        config: a search TOML path, a SearchConfig, a mapping, or None for the defaults.
+        max_trials: trials per search (overrides ``search.max_trials``).
+        searches: number of searches (overrides ``search.searches`` and ``search.seeds``).
+        top_k: models to retrain and export (overrides ``search.top_k``).
+        seed: the run's seed: the split and, unless ``search.seeds`` is set, searches ``seed, seed + 1, ...``.
+        epochs: maximum epochs per trial (overrides ``search.epochs``).
+        patience: early-stopping patience (overrides ``search.patience``).
+        verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
+
+    Returns:
+        TuneResult.
+
+    Raises:
+        ConfigError: invalid configuration, or a run directory made from other data, seed or space.
+        DataError: unreadable or invalid data.
+    """
+    config = load_config(config).with_overrides(max_trials=max_trials, searches=searches, top_k=top_k,
+                                                 epochs=epochs, patience=patience)
+    data_path = None
+    if not isinstance(data, CommittorData):
+        data_path = Path(data)
+        data = load(data_path)
+    run_dir = Path(out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_sha256 = data.content_sha256()
+    _check_same_run(run_dir, data_sha256, seed, config)
+    split = _split(data, run_dir, seed)
+    seeds = config.search.search_seeds(seed)
+    record = {"data": str(data_path) if data_path else data.source, "out": str(run_dir), "search_seeds": seeds,
+              **config.to_dict()}
+    write_json_atomic(run_dir / RUN_JSON, run_record(record, data_sha256=data_sha256, seed=seed))
+
+    train, validation = _arrays(data, split.train), _arrays(data, split.validation)
+    for number, search_seed in enumerate(seeds, start=1):
+        if verbose:
+            print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}")
+        try:
+            run_search(train, validation, run_dir, search_seed, config, verbose=verbose)
+        finally:
+            # Keep the table current even when a search stops early or is interrupted.
+            trials = write_trial_table(run_dir, seeds)
+
+    from committor_keras.search._topk import retrain_top_k
+
+    if verbose:
+        print(f"retraining the best {config.search.top_k} of {len(trials)} trials; exporting to {run_dir / 'top'}")
+
+    summary = retrain_top_k(data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
+                            seed=seed)
+    if verbose:
+        print(summary.to_string(index=False))
+    return TuneResult(run_dir, split, trials, summary)
+
+
+def _arrays(data, indices):
+    """``(x, y, w)`` of the points at ``indices``, as fit_model takes them."""
+    weights = None if data.weights is None else data.weights[indices]
+    return data.features[indices], labels(data)[indices], weights
+
+
+def _split(data, run_dir, seed):
+    """The run's split: the saved one when resuming, else a fresh seeded one (saved)."""
+    path = run_dir / SPLIT_FILE
+    if path.exists():
+        split = Split.load(path)
+        if len(split.train) + len(split.validation) + len(split.test) != len(data):
+            raise ConfigError(f"{path}: the split covers a different number of points than the data; "
+                              "use a new --out directory")
+        return split
+    split = split_indices(data, seed)
+    split.save(path)
+    return split
+
+
+def _check_same_run(run_dir, data_sha256, seed, config):
+    """Refuse to resume a run directory made from other data, another seed, space or loss."""
+    path = run_dir / RUN_JSON
+    if not path.exists():
+        return
+    previous = json.loads(path.read_text())
+    fix = "use a new --out directory (or the original settings to resume)"
+    if previous.get("data_sha256") != data_sha256:
+        raise ConfigError(f"{path}: this run was made from different data; {fix}")
+    if previous.get("seed") != seed:
+        raise ConfigError(f"{path}: this run used --seed {previous.get('seed')}, not {seed}; {fix}")
+    before = previous.get("config", {})
+    if before.get("space") != config.space.to_dict():
+        raise ConfigError(f"{path}: key 'space': the search space differs from this run's; {fix}")
+    if before.get("search", {}).get("loss") != config.search.loss:
+        raise ConfigError(f"{path}: key 'search.loss': the loss differs from this run's; {fix}")
