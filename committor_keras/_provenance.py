@@ -52,6 +52,8 @@ def atomic_path(path):
     os.close(handle)
     try:
         yield Path(tmp)
+        # mkstemp creates 0600; results are meant to be read by others (collaborators, a serving container).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -79,9 +81,7 @@ def atomic_directory(path):
     try:
         yield tmp
         # mkdtemp creates 0700; an exported model is meant to be read by other users (a TF Serving container).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
+        os.chmod(tmp, 0o777 & ~_umask())
         _replace_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -104,6 +104,12 @@ def _replace_directory(new, path):
         shutil.rmtree(old, ignore_errors=True)
     else:
         old.unlink()
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def write_text_atomic(path, text):

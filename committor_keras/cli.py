@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "committor_keras.explain._cli",
     "committor_keras.search._cli",
     "committor_keras.export._cli",
+    "committor_keras.md._cli",
 )
 
 

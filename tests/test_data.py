@@ -192,3 +192,8 @@ def test_load_features_accepts_unlabelled_files_and_still_validates(tmp_path, su
 def test_load_features_reads_labels_when_present(tmp_path, synthetic):
     synthetic.save(tmp_path / "s.npz")
     np.testing.assert_array_equal(cdata.load_features(tmp_path / "s.npz").p_b, synthetic.p_b)
+
+
+def test_saved_files_are_readable_by_others(tmp_path, synthetic):
+    synthetic.save(tmp_path / "s.npz")
+    assert (tmp_path / "s.npz").stat().st_mode & 0o044 == 0o044

@@ -15,6 +15,7 @@ from committor_keras.search._tuner import run_search, search_dir_name
 
 RUN_JSON = "run.json"
 SPLIT_FILE = "split.npz"
+RUN_DATA_FILE = "data.npz"  # in-memory data sets are saved here
 
 
 class TuneResult(typing.NamedTuple):
@@ -72,10 +73,11 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     run_dir.mkdir(parents=True, exist_ok=True)
     data_sha256 = data.content_sha256()
     _check_same_run(run_dir, data_sha256, seed, config)
+    if data_path is None:
+        data_path = _data_file(data, run_dir)
     split = _split(data, run_dir, seed)
     seeds = config.search.search_seeds(seed)
-    record = {"data": str(data_path) if data_path else data.source, "out": str(run_dir), "search_seeds": seeds,
-              **config.to_dict()}
+    record = {"data": str(data_path), "out": str(run_dir), "search_seeds": seeds, **config.to_dict()}
     write_json_atomic(run_dir / RUN_JSON, run_record(record, data_sha256=data_sha256, seed=seed))
 
     train, validation = _arrays(data, split.train), _arrays(data, split.validation)
@@ -98,6 +100,16 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     if verbose:
         print(summary.to_string(index=False))
     return TuneResult(run_dir, split, trials, summary)
+
+
+def _data_file(data, run_dir):
+    """The file behind ``data``; data made in memory are saved as ``RUN/data.npz`` so the run stands alone."""
+    source = Path(data.source)
+    if source.is_file():
+        return source
+    path = run_dir / RUN_DATA_FILE
+    data.save(path)
+    return path
 
 
 def _arrays(data, indices):
