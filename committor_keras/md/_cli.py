@@ -15,11 +15,37 @@ def register(subparsers):
     md = subparsers.add_parser("md", help="OpenMM shooting for alanine dipeptide (needs the md extra)",
                                description=DESCRIPTION)
     _add_commands(md)
+    # The issue's and the docs' short form: `committor-keras shoot WORKDIR` is `committor-keras md shoot WORKDIR`.
+    _add_stage(subparsers, "shoot", _STAGES["shoot"] + " (same as `md shoot`)")
     return md
 
 
 DESCRIPTION = ("Make committor data by shooting: init a work directory from a preset, then `run` it "
                "(build -> sample -> shoot), resumable at any point; `make-dataset` writes the .npz.")
+
+
+_STAGES = {
+    "build": "build system.pdb (water: solvate + NPT equilibration)",
+    "sample": "sample configurations.xtc (restrained windows + basins)",
+    "shoot": "fire the missing shots into shots/*.jsonl",
+    "run": "build, sample and shoot whatever is missing",
+}
+
+
+def _add_stage(subparsers, name, helptext):
+    p = subparsers.add_parser(name, help=helptext, description=helptext.capitalize() + "; resumable.")
+    p.add_argument("workdir")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="CPU-platform threads per worker (default 1)")
+    if name in ("shoot", "run"):
+        p.add_argument("--max-minutes", type=float, default=None,
+                       help="stop submitting shots after this long (exit status 3: more to do)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if name == "shoot":
+        p.add_argument("--slice", default=None, metavar="K/N",
+                       help="only configurations with index %% N == K, into shots/slice-K-of-N.jsonl "
+                            "(one cluster array task); results of all slices merge automatically")
+    p.set_defaults(func={"build": _build, "sample": _sample, "shoot": _shoot, "run": _run}[name])
 
 
 def _add_commands(md):
@@ -34,23 +60,8 @@ def _add_commands(md):
                    help="override an md.json field, e.g. --set n_shots=50 --set 'topup_range=[0.2,0.8]'")
     p.set_defaults(func=_init)
 
-    for name, helptext in (("build", "build system.pdb (water: solvate + NPT equilibration)"),
-                           ("sample", "sample configurations.xtc (restrained windows + basins)"),
-                           ("shoot", "fire the missing shots into shots/*.jsonl"),
-                           ("run", "build, sample and shoot whatever is missing")):
-        p = sub.add_parser(name, help=helptext, description=helptext.capitalize() + "; resumable.")
-        p.add_argument("workdir")
-        p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-        p.add_argument("--threads", type=int, default=1, help="CPU-platform threads per worker (default 1)")
-        if name in ("shoot", "run"):
-            p.add_argument("--max-minutes", type=float, default=None,
-                           help="stop submitting shots after this long (exit status 3: more to do)")
-            p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        if name == "shoot":
-            p.add_argument("--slice", default=None, metavar="K/N",
-                           help="only configurations with index %% N == K, into shots/slice-K-of-N.jsonl "
-                                "(one cluster array task); results of all slices merge automatically")
-        p.set_defaults(func={"build": _build, "sample": _sample, "shoot": _shoot, "run": _run}[name])
+    for name, helptext in _STAGES.items():
+        _add_stage(sub, name, helptext)
 
     p = sub.add_parser("status", help="print progress of WORKDIR as JSON")
     p.add_argument("workdir")

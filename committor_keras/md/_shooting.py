@@ -182,31 +182,31 @@ def read_shots(workdir, n_configurations):
         DataError: on overlapping batches or out-of-range configurations.
     """
     table = ShotTable(n_configurations)
-    for path in sorted((Path(workdir) / SHOTS_DIR).glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            table.add(record["config"], record["first_shot"], record["stop_shot"], record["to"],
-                      record["steps"], source=path)
+    for path, record in _shot_records(workdir):
+        table.add(record["config"], record["first_shot"], record["stop_shot"], record["to"], record["steps"],
+                  source=path)
     return table
 
 
 def shot_timing(workdir):
     """``(worker_seconds, shots, steps)`` summed over batches that integrated at least one step."""
     seconds = shots = steps = 0
+    for _, record in _shot_records(workdir):
+        if max(record["steps"], default=0) > 0:
+            seconds += record["seconds"]
+            shots += len(record["to"])
+            steps += sum(record["steps"])
+    return seconds, shots, steps
+
+
+def _shot_records(workdir):
+    """``(path, record)`` for every complete line of ``WORKDIR/shots/*.jsonl``; a truncated line is skipped."""
     for path in sorted((Path(workdir) / SHOTS_DIR).glob("*.jsonl")):
         for line in path.read_text().splitlines():
             try:
-                record = json.loads(line)
+                yield path, json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if max(record["steps"], default=0) > 0:
-                seconds += record["seconds"]
-                shots += len(record["to"])
-                steps += sum(record["steps"])
-    return seconds, shots, steps
 
 
 def pending_batches(config, table, indices):

@@ -49,9 +49,12 @@ def register(subparsers):
 
 
 def _tune(args):
+    from committor_keras.data import load
+
+    data = load(args.data)  # before TensorFlow loads: a bad file is reported at once, without TF's banner
     from committor_keras.search._tune import tune
 
-    result = tune(args.data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
+    result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
                   top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
     if args.quiet:
         print(result.summary.to_string(index=False))

@@ -98,8 +98,39 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     summary = retrain_top_k(data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
                             seed=seed)
     if verbose:
-        print(summary.to_string(index=False))
+        print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
+        print(format_summary(summary).to_string(index=False))
     return TuneResult(run_dir, split, trials, summary)
+
+
+def format_summary(summary):
+    """The top-k table as a person reads it: architecture, training settings, validation and test metrics.
+
+    Args:
+        summary: the DataFrame returned by ``retrain_top_k`` (``RUN/summary.csv``).
+
+    Returns:
+        DataFrame with one row per model and short column names.
+    """
+    def units(row):
+        layers = int(row["hp_hidden_layers"])
+        return "-".join(str(int(row[f"hp_units_{i}"])) for i in range(layers))
+
+    return pd.DataFrame({
+        "rank": summary["rank"],
+        "search": summary["search_seed"],
+        "trial": summary["trial_id"],
+        "layers": summary.apply(units, axis=1),
+        "activation": summary["hp_activation"],
+        "dropout": summary["hp_dropout"].map("{:.2f}".format),
+        "l2": summary["hp_l2"].map("{:.1e}".format),
+        "lr": summary["hp_learning_rate"].map("{:.1e}".format),
+        "batch": summary["hp_batch_size"].astype(int),
+        "val KL/shot": summary["val_kl_per_shot"].map("{:.4f}".format),
+        "test KL/shot": summary["test_kl_per_shot"].map("{:.4f}".format),
+        "test CE/shot": summary["test_cross_entropy_per_shot"].map("{:.4f}".format),
+        "test RMSE": summary["test_rmse"].map("{:.3f}".format),
+    })
 
 
 def _data_file(data, run_dir):
