@@ -39,7 +39,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m bench.run_all
+	for script in bench/bench_*.py; do $(PY) -m bench.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info
