@@ -141,3 +141,18 @@ def test_resume_reruns_an_interrupted_trial(arrays, tmp_path, monkeypatch):
     run_search(*arrays, tmp_path, seed=3, config=_config(2), verbose=0)
     table = write_trial_table(tmp_path, [3])
     assert list(table["status"]) == ["COMPLETED", "COMPLETED"] and len(table) == 2
+
+
+def test_explanation_callbacks_attach_to_trials_and_top_k(data, tmp_path):
+    from committor_keras.explain import IntegratedGradientsCallback
+    from committor_keras.search import tune
+
+    points = data.subset(np.arange(50))
+    trial_cb = IntegratedGradientsCallback(points, tmp_path / "trial-xai" / "{fit}", steps=8)
+    top_cb = IntegratedGradientsCallback(points, tmp_path / "top-xai" / "{fit}", steps=8)
+    run = tmp_path / "run"
+    tune(data, run, config=_config(2, searches=1, top_k=1), verbose=0, callbacks=[trial_cb],
+         top_k_callbacks=[top_cb])
+    assert len(list((tmp_path / "trial-xai").glob("*/ig.csv"))) == 2
+    assert len(list((tmp_path / "top-xai").glob("*/ig.csv"))) == 1
+    assert (run / "top" / "01" / "xai" / "ig.csv").is_file()

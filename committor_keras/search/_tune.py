@@ -35,7 +35,7 @@ class TuneResult(typing.NamedTuple):
 
 
 def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
-         patience=None, verbose=1):
+         patience=None, verbose=1, callbacks=(), top_k_callbacks=()):
     """Tune committor networks with several seeded Bayesian searches and retrain the best k.
 
     Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
@@ -55,6 +55,8 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         epochs: maximum epochs per trial (overrides ``search.epochs``).
         patience: early-stopping patience (overrides ``search.patience``).
         verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
+        callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
+        top_k_callbacks: extra Keras callbacks for every top-k retraining.
 
     Returns:
         TuneResult.
@@ -85,7 +87,7 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         if verbose:
             print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}")
         try:
-            run_search(train, validation, run_dir, search_seed, config, verbose=verbose)
+            run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
         finally:
             # Keep the table current even when a search stops early or is interrupted.
             trials = write_trial_table(run_dir, seeds)
@@ -96,7 +98,7 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         print(f"retraining the best {config.search.top_k} of {len(trials)} trials; exporting to {run_dir / 'top'}")
 
     summary = retrain_top_k(data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
-                            seed=seed)
+                            seed=seed, callbacks=top_k_callbacks)
     if verbose:
         print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
         print(format_summary(summary).to_string(index=False))

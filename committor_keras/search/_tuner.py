@@ -41,7 +41,7 @@ class CommittorTuner(keras_tuner.BayesianOptimization):
         return histories
 
 
-def run_search(train, validation, run_dir, seed, config, verbose=1):
+def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()):
     """Run (or resume) the Bayesian search with one seed until it has ``max_trials`` trials.
 
     Results live in ``RUN/search-<seed>/`` (Keras Tuner's project directory: running again with the same
@@ -55,6 +55,8 @@ def run_search(train, validation, run_dir, seed, config, verbose=1):
         seed: the search's seed (oracle, initialisation and shuffling derive from it).
         config: SearchConfig.
         verbose: 0 silent, 1 one summary per trial, 2 also Keras' per-epoch lines.
+        callbacks: extra Keras callbacks for every trial (Keras Tuner copies them per trial), e.g.
+            ``committor_keras.explain.IntegratedGradientsCallback``.
 
     Returns:
         The CommittorTuner after the search.
@@ -82,7 +84,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1):
     try:
         with _quiet_library_warnings():
             tuner.search(train=train, validation=validation, epochs=settings.epochs,
-                         patience=settings.patience, callbacks=[tensorboard], verbose=int(verbose > 0),
+                         patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
                          fit_verbose=2 if verbose > 1 else 0)
     except RuntimeError as error:
         if not str(error).startswith(_CONSECUTIVE_FAILURES):
