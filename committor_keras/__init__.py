@@ -14,32 +14,22 @@ The public API, re-exported from the sub-packages (Kawashima et al., arXiv:2408.
 Names load on first use, so importing the package (and ``committor-keras --help``) does not import TensorFlow.
 """
 
-import importlib
-
 from committor_keras._errors import CommittorKerasError, ConfigError, DataError
+from committor_keras._lazy import lazy_exports
 
 _EXPORTS = {
-    "CommittorData": "data", "load": "data", "load_features": "data", "split_indices": "data",
-    "make_synthetic": "data",
-    "build_model": "model", "fit_model": "model", "CommittorHyperModel": "model", "ShotCrossEntropy": "model",
-    "BinomialNLL": "model", "shot_cross_entropy": "model", "binomial_nll": "model",
-    "tune": "search", "load_config": "search",
-    "export_model": "export", "load_committor_model": "export", "serve_check": "export",
-    "integrated_gradients": "explain", "permutation_importance": "explain", "explain_model": "explain",
-    "explain_run": "explain", "IntegratedGradientsCallback": "explain",
-    "PermutationImportanceCallback": "explain",
+    "CommittorData": ".data", "load": ".data", "load_features": ".data", "split_indices": ".data",
+    "make_synthetic": ".data",
+    "build_model": ".model", "fit_model": ".model", "CommittorHyperModel": ".model", "ShotCrossEntropy": ".model",
+    "BinomialNLL": ".model", "shot_cross_entropy": ".model", "binomial_nll": ".model",
+    "tune": ".search", "load_config": ".search",
+    "export_model": ".export", "load_committor_model": ".export", "serve_check": ".export",
+    "integrated_gradients": ".explain", "permutation_importance": ".explain", "explain_model": ".explain",
+    "explain_run": ".explain", "IntegratedGradientsCallback": ".explain",
+    "PermutationImportanceCallback": ".explain",
 }
 
 __all__ = sorted([*_EXPORTS, "CommittorKerasError", "ConfigError", "DataError"])
 
 
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'committor_keras' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"committor_keras.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

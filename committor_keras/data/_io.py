@@ -106,6 +106,13 @@ def save(data, path):
             _write_csv(data, tmp)
 
 
+def _label_columns(data):
+    """The labels in the form the data came in: counts stay counts, p_B estimates stay p_B with shots."""
+    if data.label_kind == LABEL_COUNTS:
+        return {"n_a": data.n_a, "n_b": data.n_b}
+    return {"p_b": data.p_b, "n_shots": data.n_shots}
+
+
 def _npz_arrays(data):
     arrays = {
         "format": np.array(FORMAT_VERSION),
@@ -113,10 +120,7 @@ def _npz_arrays(data):
         "feature_names": np.array(data.feature_names, dtype=np.str_),
         "metadata": np.array(json.dumps(data.metadata)),
     }
-    if data.label_kind == LABEL_COUNTS:
-        arrays.update(n_a=data.n_a, n_b=data.n_b)
-    else:
-        arrays.update(p_b=data.p_b, n_shots=data.n_shots)
+    arrays.update(_label_columns(data))
     if data.weights is not None:
         arrays["weights"] = data.weights
     arrays.update({EXTRA_PREFIX + name: values for name, values in data.extras.items()})
@@ -153,10 +157,7 @@ def _read_npz(path):
 
 def _write_csv(data, path):
     columns = {name: data.features[:, i] for i, name in enumerate(data.feature_names)}
-    if data.label_kind == LABEL_COUNTS:
-        columns.update(n_a=data.n_a, n_b=data.n_b)
-    else:
-        columns.update(p_b=data.p_b, n_shots=data.n_shots)
+    columns.update(_label_columns(data))
     if data.weights is not None:
         columns["weight"] = data.weights
     for name, values in data.extras.items():

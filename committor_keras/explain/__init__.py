@@ -5,35 +5,26 @@ Names are imported on first use (PEP 562), so importing ``committor_keras.explai
 ``--help`` does not load TensorFlow.
 """
 
-import importlib
+from committor_keras._lazy import lazy_exports
 
 _EXPORTS = {
-    "Attributions": "_results",
-    "ConvergenceWarning": "_ig",
-    "ExplainSet": "_inputs",
-    "IntegratedGradientsCallback": "_callbacks",
-    "PermutationImportance": "_results",
-    "PermutationImportanceCallback": "_callbacks",
-    "RunReport": "_report",
-    "explain_model": "_model_report",
-    "explain_run": "_report",
-    "explain_set": "_inputs",
-    "integrated_gradients": "_ig",
-    "permutation_importance": "_permutation",
-    "region_tables": "_regions",
-    "shap_values": "_shap",
+    "Attributions": "._results",
+    "ConvergenceWarning": "._ig",
+    "ExplainSet": "._inputs",
+    "IntegratedGradientsCallback": "._callbacks",
+    "PermutationImportance": "._results",
+    "PermutationImportanceCallback": "._callbacks",
+    "RunReport": "._report",
+    "explain_model": "._model_report",
+    "explain_run": "._report",
+    "explain_set": "._inputs",
+    "integrated_gradients": "._ig",
+    "permutation_importance": "._permutation",
+    "region_tables": "._regions",
+    "shap_values": "._shap",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,27 +4,18 @@ The names below load on first use, so that `committor-keras tune --help` (which 
 reach its `_cli`) does not pay for importing TensorFlow.
 """
 
-import importlib
+from committor_keras._lazy import lazy_exports
 
 _EXPORTS = {
-    "CommittorTuner": "_tuner", "run_search": "_tuner",
-    "SearchConfig": "_config", "SearchSettings": "_config", "load_config": "_config",
-    "collect_trials": "_trials", "read_trials": "_trials", "trial_hparams": "_trials",
-    "write_trial_table": "_trials",
-    "TuneResult": "_tune", "tune": "_tune",
+    "CommittorTuner": "._tuner", "run_search": "._tuner",
+    "SearchConfig": "._config", "SearchSettings": "._config", "load_config": "._config",
+    "collect_trials": "._trials", "read_trials": "._trials", "trial_hparams": "._trials",
+    "write_trial_table": "._trials",
+    "TuneResult": "._tune", "tune": "._tune", "format_summary": "._tune",
+    "retrain_top_k": "._topk", "select_top_k": "._topk",
+    "SearchSpace": "committor_keras.model",
 }
-_FROM_MODEL = {"SearchSpace"}
 
-__all__ = sorted([*_EXPORTS, *_FROM_MODEL])
+__all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _FROM_MODEL:
-        return getattr(importlib.import_module("committor_keras.model"), name)
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
