@@ -32,6 +32,11 @@ def write_readme(workdir, title, commands, notes=""):
     lines = [f"# {title}", "",
              f"Generated {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')} by "
              "`committor_keras.md` from this directory's records; regenerate after more shooting.", ""]
+    if not _complete(report):
+        lines += [f"> **Status: in progress.** {report.get('configurations_with_base_shots', 0)} of "
+                  f"{report.get('n_configurations', '?')} configurations have their first shots and "
+                  f"{report.get('shots_pending_known', '?')} shots are known to be pending; the `.npz` holds "
+                  "only the configurations whose shots are complete. Resume with the commands below.", ""]
     lines += ["## How it was made", "", "```bash", *commands, "```", "",
               "Every step resumes from the files here: running the commands again continues where they stopped.", ""]
     states = config.states.to_metadata()
@@ -102,3 +107,9 @@ def write_readme(workdir, title, commands, notes=""):
     readme = workdir / "README.md"
     write_text_atomic(readme, "\n".join(lines))
     return readme
+
+
+def _complete(report):
+    """Whether every configuration is sampled and shot, top-ups included."""
+    return bool(report.get("sampled")) and report.get("shots_pending_known") == 0 and \
+        report.get("configurations_with_base_shots") == report.get("n_configurations")
