@@ -24,6 +24,7 @@ from committor_keras.search._trials import HP_PREFIX, trial_hparams
 from committor_keras.search._tune import _arrays
 
 TOP_DIR = "top"
+_EVALUATE_CHUNK = 65536
 SUMMARY_CSV = "summary.csv"
 _SELECTION = "val_kl_per_shot"
 _CALIBRATION_BINS = 10
@@ -170,8 +171,10 @@ def evaluate(model, x, y, w=None):
     """
     from committor_keras.model import committor_rmse, cross_entropy_per_shot, kl_per_shot
 
-    logits = np.asarray(model.predict(np.asarray(x, dtype=np.float32), batch_size=8192, verbose=0),
-                        dtype=np.float64).reshape(-1)
+    # A direct call per chunk: model.predict would trace a new tf.function for every retrained model.
+    x = np.asarray(x, dtype=np.float32)
+    logits = np.concatenate([np.asarray(model(x[start:start + _EVALUATE_CHUNK], training=False)).reshape(-1)
+                             for start in range(0, len(x), _EVALUATE_CHUNK)]).astype(np.float64)
     y = np.asarray(y, dtype=np.float64)
     w = None if w is None else np.asarray(w, dtype=np.float64)
     table = calibration_table(committor_from_logit(logits), y[:, 0], y[:, 1], w)
