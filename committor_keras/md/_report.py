@@ -36,7 +36,8 @@ def write_readme(workdir, title, commands, notes=""):
         lines += [f"> **Status: in progress.** {report.get('configurations_with_base_shots', 0)} of "
                   f"{report.get('n_configurations', '?')} configurations have their first shots and "
                   f"{report.get('shots_pending_known', '?')} shots are known to be pending; the `.npz` holds "
-                  "only the configurations whose shots are complete. Resume with the commands below.", ""]
+                  "the configurations shot so far, some still without their top-up shots. Resume with the "
+                  "commands below.", ""]
     lines += ["## How it was made", "", "```bash", *commands, "```", "",
               "Every step resumes from the files here: running the commands again continues where they stopped.", ""]
     states = config.states.to_metadata()
