@@ -204,6 +204,18 @@ def test_bonds_from_an_openmm_topology_and_guessed_bonds_give_the_same_torsions(
     np.testing.assert_array_equal(from_topology.bonds, guessed.bonds)
 
 
+def test_universe_from_openmm_holds_every_frame_and_box_without_warnings(solvated):
+    topology, positions, box = solvated["dodecahedron"]
+    frames = np.stack([positions, positions + 0.05])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # make-dataset printed "No coordinate reader found" for every data set
+        universe = universe_from_openmm(topology, frames, box)
+    assert universe.trajectory.n_frames == 2
+    for frame, ts in enumerate(universe.trajectory):
+        np.testing.assert_allclose(ts.positions, 10 * frames[frame], atol=1e-4)
+        np.testing.assert_allclose(triclinic_vectors(ts.dimensions), 10 * box, atol=1e-3)
+
+
 def test_partial_conect_records_fall_back_to_guessed_bonds(solvated, tmp_path):
     topology, positions, box = solvated["cube"]
     path = tmp_path / "solvated.pdb"

@@ -355,7 +355,6 @@ def universe_from_openmm(topology, positions, box_vectors=None):
     if xyz.ndim != 3 or xyz.shape[1:] != (topology.getNumAtoms(), 3):
         raise DataError("<memory>", "positions", f"expected (n_frames, {topology.getNumAtoms()}, 3) nm, "
                         f"got shape {xyz.shape}")
-    universe = mda.Universe(topology)
     dimensions = None
     if box_vectors is not None:
         vectors = _nanometres(box_vectors, "box_vectors") * 10.0
@@ -364,8 +363,8 @@ def universe_from_openmm(topology, positions, box_vectors=None):
             raise DataError("<memory>", "box_vectors", f"expected (3, 3) or ({len(xyz)}, 3, 3) nm, got "
                             f"shape {vectors.shape}")
         dimensions = np.array([triclinic_box(*v) for v in vectors])
-    universe.load_new(xyz * 10.0, format=MemoryReader, dimensions=dimensions)
-    return universe
+    # coordinates given with the topology: a bare OpenMM topology makes MDAnalysis warn "no coordinate reader"
+    return mda.Universe(topology, xyz * 10.0, format=MemoryReader, dimensions=dimensions)
 
 
 def _nanometres(value, field):
