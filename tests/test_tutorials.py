@@ -8,14 +8,9 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
-# The alanine dipeptide tutorial tunes on the real data set: minutes, so it runs with `make test-slow`.
-SLOW = {"02_alanine_dipeptide_vacuum.ipynb"}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(path.name, marks=[pytest.mark.slow] if path.name in SLOW else [])
-    for path in sorted(TUTORIALS.glob("*.ipynb"))
-])
+@pytest.mark.parametrize("name", [path.name for path in sorted(TUTORIALS.glob("*.ipynb"))])
 def test_tutorial_executes(name):
     notebook = nbformat.read(TUTORIALS / name, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
