@@ -66,13 +66,14 @@ def plot_parity(q, n_a, n_b, table=None, confidence=0.95, title="parity"):
     figure = _figure(5.6, 5.4)
     axes = figure.subplots()
     # Fainter bars for larger sets so the binned estimates stay visible.
-    alpha = float(np.clip(30.0 / np.sqrt(max(has.sum(), 1)), 0.08, 0.6))
+    alpha = float(np.clip(8.0 / np.sqrt(max(has.sum(), 1)), 0.1, 0.7))
     _errorbar(axes, q[has], p_b, low, high, fmt="o", markersize=2.5, color="#3b75af", alpha=alpha,
               elinewidth=0.6, label=f"points ({has.sum()}), {confidence:.0%} binomial interval", zorder=2)
     if table is not None:
         filled = table[table["shots"] > 0]
         _errorbar(axes, filled["mean_q"], filled["observed_p_b"], filled["ci_low"], filled["ci_high"], fmt="s",
-                  markersize=5, color="black", capsize=3, elinewidth=1.2, label="q-bins, pooled shots", zorder=3)
+                  markersize=6, color="#e67e22", markeredgecolor="black", ecolor="black", capsize=3, elinewidth=1.2,
+                  label="q-bins, pooled shots", zorder=3)
     _diagonal(axes)
     axes.set_xlabel("predicted committor q")
     axes.set_ylabel("observed p_B")
@@ -107,10 +108,9 @@ def plot_reliability(table, title="reliability", brier=None):
     top.set_aspect("auto")
     top.set_ylabel("observed p_B (pooled shots)")
     top.legend(loc="upper left", fontsize=8, frameon=False)
-    top.set_title(title + (f" (Brier {brier:.4f} per shot)" if brier is not None else ""))
+    top.set_title(title + (f"\nBrier score {brier:.4f} per shot" if brier is not None else ""), fontsize=10)
     width = table["q_high"] - table["q_low"]
     bottom.bar(table["q_low"] + width / 2, table["shots"], width=width * 0.9, color="#9a9a9a")
-    bottom.set_yscale("log")
     bottom.set_ylabel("shots")
     bottom.set_xlabel("mean predicted q of the bin")
     return figure
