@@ -236,7 +236,7 @@ def test_baseline_table_on_the_vacuum_set_orders_the_subsets():
     assert kl["constant"] > kl["phi"] > kl["phi+theta"] > kl["phi+psi+theta"] > kl["all"] > 0
     assert table.attrs["noise_floor"]["q"] == "baseline all"
     assert (table["kl_x_floor"] > 1).all()
-    with pytest.raises(DataError, match="unknown feature group"):
+    with pytest.raises(DataError, match="unknown feature group or feature .nope."):
         baseline_table(data, split.train, split.test, subsets={"bad": ["nope"]})
 
 
