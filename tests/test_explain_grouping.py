@@ -101,3 +101,14 @@ def test_bond_group_attribution_is_the_sum_of_its_torsions():
     columns = [index[n] for n in group_by_central_bond(data)["N7-C9"]]
     position = bond.points.group_names.index("N7-C9")
     np.testing.assert_allclose(bond.grouped_values()[:, position], raw.values[:, columns].sum(axis=1))
+
+
+def test_grouping_an_explain_set():
+    data = load(VACUUM).subset(np.arange(10))
+    points = explain_set(data)
+    regrouped = explain_set(points, **grouping_options("bond", points))
+    assert len(regrouped.groups) == 11 and regrouped.label("N7-C9") == "N7-C9 (phi)"
+    custom = explain_set(points, **grouping_options({"backbone": ["sin(C5-N7-C9-C15)", "cos(C5-N7-C9-C15)",
+                                                                  "sin(N7-C9-C15-N17)", "cos(N7-C9-C15-N17)"]},
+                                                    points))
+    assert len(custom.groups) == 44 and dict(custom.groups)["O6-C5-N7-C9"] == points.groups[9][1]
