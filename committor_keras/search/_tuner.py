@@ -10,7 +10,7 @@ import keras_tuner
 from sklearn.exceptions import ConvergenceWarning
 
 from committor_keras._errors import CommittorKerasError
-from committor_keras._provenance import seed_everything, write_json_atomic
+from committor_keras._provenance import derive_seed, seed_everything, write_json_atomic
 from committor_keras.model import OBJECTIVE, CommittorHyperModel, DivergedError
 
 HISTORY_FILE = "history.json"
@@ -20,6 +20,16 @@ _CONSECUTIVE_FAILURES = "Number of consecutive failures exceeded the limit"
 def search_dir_name(seed):
     """The Keras Tuner project directory of the search with this seed, relative to the run directory."""
     return f"search-{seed}"
+
+
+def oracle_seed(seed):
+    """The Bayesian oracle's seed of the search with this seed.
+
+    Hashed rather than ``seed + 1``: Keras Tuner adds 1 to its seed state per random draw, so oracles seeded
+    with consecutive integers propose the same hyperparameters one draw apart (searches would not be
+    independent). Never 0, which Keras Tuner replaces by a random seed.
+    """
+    return derive_seed(seed, "oracle")
 
 
 class CommittorTuner(keras_tuner.BayesianOptimization):
@@ -72,8 +82,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
         max_trials=settings.max_trials,
         num_initial_points=settings.initial_points,
-        # Keras Tuner draws a random seed for a falsy one, so search 0 would not be reproducible.
-        seed=seed + 1,
+        seed=oracle_seed(seed),
         max_consecutive_failed_trials=settings.max_consecutive_failures,
         directory=str(run_dir),
         project_name=search_dir_name(seed),
