@@ -94,3 +94,21 @@ def test_run_errors_name_the_fix(run_dir, tmp_path):
     save(data, changed / "data.npz")
     with pytest.raises(DataError, match="data_sha256"):
         explain_run(changed, methods="ig")
+
+
+def test_cli_group_option_groups_ig_and_permutation(run_dir, tmp_path):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"xs": ["x1", "x2"]}))
+    args = parser.parse_args(["explain", str(run_dir), "--methods", "ig,permutation", "--steps", "8", "--repeats",
+                              "2", "--group", str(groups), "--out", str(tmp_path / "grouped"), "--no-figures"])
+    assert args.func(args) == 0
+    importances = pd.read_csv(tmp_path / "grouped" / "importances.csv")
+    assert set(importances["label"]) == {"xs", "d1", "d2", "phi"}
+    assert "grouping" in (tmp_path / "grouped" / "report.md").read_text()
+    assert json.loads((tmp_path / "grouped" / "report.json").read_text())["settings"]["grouping"] == str(groups)
+    args = parser.parse_args(["explain", str(run_dir), "--group", "torsions", "--out", str(tmp_path / "bad")])
+    with pytest.raises(ConfigError, match="'feature' or 'bond'"):
+        args.func(args)
+    assert not (tmp_path / "bad").exists()

@@ -2,7 +2,7 @@
 
 from committor_keras.data._dataset import CommittorData, labels
 from committor_keras.data._io import FeatureTable, load, load_features, save
-from committor_keras.data._split import Split, split_indices
+from committor_keras.data._split import Split, kfold_indices, split_indices
 from committor_keras.data._synthetic import make_synthetic
 
-__all__ = ["CommittorData", "FeatureTable", "Split", "labels", "load", "load_features", "make_synthetic", "save", "split_indices"]
+__all__ = ["CommittorData", "FeatureTable", "Split", "kfold_indices", "labels", "load", "load_features", "make_synthetic", "save", "split_indices"]

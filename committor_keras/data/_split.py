@@ -34,6 +34,11 @@ class Split:
             return cls(archive["train"], archive["validation"], archive["test"], int(archive["seed"]))
 
 
+def _strata(p_b):
+    """The p_B stratum of each point (index into the bands of ``_STRATA_EDGES``)."""
+    return np.digitize(p_b, _STRATA_EDGES[1:-1])
+
+
 def split_indices(data, seed, fractions=(0.8, 0.1, 0.1)):
     """Split ``data`` into train/validation/test, stratified over p_B, deterministically from ``seed``.
 
@@ -60,7 +65,7 @@ def split_indices(data, seed, fractions=(0.8, 0.1, 0.1)):
         raise DataError(data.source, "features", f"{len(data)} points cannot be split into train, validation "
                                                  "and test; give at least 3 points")
     rng = np.random.default_rng(seed)
-    stratum = np.digitize(data.p_b, _STRATA_EDGES[1:-1])
+    stratum = _strata(data.p_b)
     parts = ([], [], [])
     for value in np.unique(stratum):
         members = rng.permutation(np.flatnonzero(stratum == value))
@@ -76,3 +81,61 @@ def split_indices(data, seed, fractions=(0.8, 0.1, 0.1)):
             raise DataError(data.source, "features", f"the {name} split is empty with {len(data)} points; "
                                                      "give more points or larger fractions")
     return Split(train, validation, test, int(seed))
+
+
+def kfold_indices(data, k=5, seed=0, groups=None):
+    """``k`` cross-validation folds, stratified over p_B like :func:`split_indices`, deterministic from ``seed``.
+
+    Within each p_B stratum the points (or groups) are shuffled with ``seed`` and dealt to the folds in turn,
+    the deal continuing from one stratum to the next, so fold sizes differ by at most one point (one group)
+    and every fold sees the committed tails and the transition region in the same proportions. Every point is
+    in exactly one test fold.
+
+    Args:
+        data: a CommittorData.
+        k: number of folds (>= 2).
+        seed: integer seed.
+        groups: optional key of ``data.extras`` holding one label per point (e.g. the configuration a point
+            was shot from, or its sampling window): points sharing a label stay in the same fold; a group is
+            stratified by its pooled p_B.
+
+    Returns:
+        list of ``k`` ``(train_idx, test_idx)`` pairs of sorted int64 arrays.
+
+    Raises:
+        ConfigError: ``k`` < 2.
+        DataError: unknown or malformed ``groups`` key, or fewer points (groups) than folds.
+    """
+    k = int(k)
+    if k < 2:
+        raise ConfigError(f"cross-validation needs at least 2 folds, got k={k}")
+    if groups is None:
+        unit = np.arange(len(data))
+        unit_p_b = data.p_b
+        what = "points"
+    else:
+        if groups not in data.extras:
+            raise DataError(data.source, f"extra.{groups}", f"no extra '{groups}' to group folds by; "
+                                                            f"extras are: {', '.join(data.extras) or 'none'}")
+        labels = np.asarray(data.extras[groups])
+        if labels.shape != (len(data),):
+            raise DataError(data.source, f"extra.{groups}", f"expected one label per point, shape ({len(data)},), "
+                                                            f"got {labels.shape}")
+        _, unit = np.unique(labels, return_inverse=True)
+        shots = np.bincount(unit, weights=data.n_shots)
+        unit_p_b = np.bincount(unit, weights=data.n_b) / np.where(shots > 0, shots, 1.0)
+        what = f"groups of '{groups}'"
+    if len(unit_p_b) < k:
+        raise DataError(data.source, "features", f"{len(unit_p_b)} {what} cannot fill {k} folds; "
+                                                 f"use k <= {len(unit_p_b)}")
+    rng = np.random.default_rng(seed)
+    stratum = _strata(unit_p_b)
+    fold_of_unit = np.empty(len(unit_p_b), dtype=np.int64)
+    dealt = 0
+    for value in np.unique(stratum):
+        members = rng.permutation(np.flatnonzero(stratum == value))
+        fold_of_unit[members] = (dealt + np.arange(len(members))) % k
+        dealt += len(members)
+    fold = fold_of_unit[unit]
+    return [(np.flatnonzero(fold != f).astype(np.int64), np.flatnonzero(fold == f).astype(np.int64))
+            for f in range(k)]

@@ -18,6 +18,7 @@ _EXPORTS = {
     "explain_model": "._model_report",
     "explain_run": "._report",
     "explain_set": "._inputs",
+    "group_by_central_bond": "._grouping",
     "integrated_gradients": "._ig",
     "permutation_importance": "._permutation",
     "region_tables": "._regions",

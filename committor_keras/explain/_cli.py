@@ -30,6 +30,10 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="seed of permutations, bootstraps, SHAP draws")
     parser.add_argument("--data", default=None, help="data file, if it moved since the run (same sha256)")
     parser.add_argument("--out", default=None, help="report directory (default: RUN_DIR/xai of the first run)")
+    parser.add_argument("--group", default="feature", metavar="feature|bond|FILE.json",
+                        help="feature grouping: 'feature' (each sin/cos pair once; default), 'bond' (torsions "
+                             "grouped by central bond, e.g. the six about N7-C9 as one), or a JSON file mapping "
+                             "group names to feature names")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG heatmaps")
     parser.set_defaults(func=_explain)
 
@@ -47,7 +51,7 @@ def _explain(args):
     report = explain_run(
         args.run_dirs, methods=args.methods, out_dir=args.out, data_path=args.data, steps=args.steps,
         baseline=args.baseline, output=args.output, region=args.region, repeats=args.repeats,
-        shap_points=args.shap_points, seed=args.seed, figures=not args.no_figures,
+        shap_points=args.shap_points, seed=args.seed, figures=not args.no_figures, grouping=args.group,
     )
     models = report.importances["model"].nunique()
     print(f"explained {models} model(s) with {', '.join(dict.fromkeys(report.importances['short_method']))}")

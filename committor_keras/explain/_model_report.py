@@ -4,6 +4,7 @@ write the tables, figures and (optionally) TensorBoard summaries."""
 from committor_keras._errors import ConfigError
 
 from ._forward import committor
+from ._grouping import grouping_options
 from ._ig import integrated_gradients
 from ._inputs import explain_set
 from ._permutation import permutation_importance
@@ -15,7 +16,7 @@ MODEL_METHODS = ("ig", "permutation")
 
 def explain_model(model, data, out_dir, *, methods=MODEL_METHODS, regions=("all", "transition"), baseline="mean",
                   output="logit", steps=64, quadrature="gauss-legendre", repeats=10, seed=0, log_dir=None, step=0,
-                  epoch=None, top_features=4, figures=True, **points_kwargs):
+                  epoch=None, top_features=4, figures=True, grouping="feature", **points_kwargs):
     """Explain ``model`` on ``data`` and write the report into ``out_dir`` (e.g. ``RUN/top/01/xai``).
 
     Writes, per method, ``ig.csv``/``ig.json`` or ``permutation.csv``/``permutation.json`` (feature group,
@@ -38,12 +39,16 @@ def explain_model(model, data, out_dir, *, methods=MODEL_METHODS, regions=("all"
         epoch: training epoch, written into the report when explaining during training.
         top_features: groups drawn in the attribution scatter figure.
         figures: whether to draw figures.
+        grouping: how features are grouped: ``"feature"`` (the data's groups, each sin/cos pair once),
+            ``"bond"`` (torsions by central bond), a mapping group -> feature names, or a JSON file of one
+            (see :func:`committor_keras.explain.group_by_central_bond`). IG sums a group's attributions;
+            permutation permutes its columns together.
         **points_kwargs: passed to ``explain_set``.
 
     Returns:
         {method: stacked region tables}.
     """
-    points = explain_set(data, **points_kwargs)
+    points = explain_set(data, **grouping_options(grouping, data), **points_kwargs)
     q = committor(model, points.features)
     reports = {}
     for method in methods:

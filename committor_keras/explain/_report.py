@@ -20,6 +20,7 @@ from committor_keras._provenance import atomic_directory, library_versions, writ
 
 from ._figures import heatmap
 from ._forward import committor
+from ._grouping import grouping_name, grouping_options
 from ._inputs import explain_set
 from ._model_report import run_method
 from ._regions import REGIONS, region_mask
@@ -59,7 +60,7 @@ class RunReport:
 
 def explain_run(run_dirs, methods=("ig", "permutation"), *, out_dir=None, data_path=None, steps=64,
                 baseline="mean", output="logit", region="all", repeats=10, shap_points=100,
-                shap_background=DEFAULT_BACKGROUND, top=5, seed=0, figures=True):
+                shap_background=DEFAULT_BACKGROUND, top=5, seed=0, figures=True, grouping="feature"):
     """Explain the top-k models of one or more runs on their test split and compare them.
 
     Args:
@@ -78,6 +79,8 @@ def explain_run(run_dirs, methods=("ig", "permutation"), *, out_dir=None, data_p
         top: size of the top list checked for consensus.
         seed: seed of permutations, bootstraps and SHAP draws.
         figures: whether to draw the heatmaps.
+        grouping: ``"feature"`` (each sin/cos pair once), ``"bond"`` (torsions by central bond), a mapping group
+            -> feature names or a JSON file of one; see :func:`committor_keras.explain.group_by_central_bond`.
 
     Returns:
         A ``RunReport``.
@@ -86,10 +89,11 @@ def explain_run(run_dirs, methods=("ig", "permutation"), *, out_dir=None, data_p
     methods = _check_methods(methods)
     if region not in REGIONS:
         raise ConfigError(f"unknown region '{region}': use one of {', '.join(REGIONS)}")
+    grouping_options(grouping, ())      # a bad choice or grouping file fails before any model is loaded
     out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / REPORT_DIR
     settings = {"methods": list(methods), "steps": steps, "quadrature": "gauss-legendre", "baseline": baseline,
                 "output": output, "region": region, "repeats": repeats, "shap_points": shap_points,
-                "shap_background": shap_background, "top": top, "seed": seed}
+                "shap_background": shap_background, "top": top, "seed": seed, "grouping": grouping_name(grouping)}
 
     run_dirs = list(dict.fromkeys(run_dirs))
     run_names = [d.name for d in run_dirs]
@@ -100,7 +104,7 @@ def explain_run(run_dirs, methods=("ig", "permutation"), *, out_dir=None, data_p
         run = read_run(run_dir, data_path)
         sources.append({"run": str(run_dir), "data": run.data.source, "test_points": len(run.test),
                         "models": [model_id for model_id, _, _ in run.models]})
-        points = explain_set(run.data, indices=run.test)
+        points = explain_set(run.data, indices=run.test, **grouping_options(grouping, run.data))
         for model_id, path, card in run.models:
             check_model_features(card, run.data, path)
             name = model_id if len(run_dirs) == 1 else f"{run_name}/{model_id}"
@@ -251,8 +255,9 @@ def _markdown_report(report, sources, settings, sections):
                                             if settings["region"] == "transition" else " (all test points)")
         + f"; points per model: {int(points.min())}-{int(points.max())}.",
         f"Integrated gradients: {settings['steps']} Gauss-Legendre nodes, baseline `{settings['baseline']}`, "
-        f"output `{settings['output']}`. Permutation: {settings['repeats']} repeats, sin/cos pairs permuted "
-        f"together. Intervals: 95% bootstrap over test points. Seed {settings['seed']}.", "",
+        f"output `{settings['output']}`. Permutation: {settings['repeats']} repeats, each feature group permuted "
+        f"as one (grouping `{settings['grouping']}`). Intervals: 95% bootstrap over test points. "
+        f"Seed {settings['seed']}.", "",
     ]
     lines += sections
     if len(report.agreement):

@@ -1,0 +1,35 @@
+"""Validating committor models: calibration, parity with binomial intervals, Brier score, q histograms, the
+noise floor, logistic-regression baselines on the same split and loss, and the figures that show them.
+
+Pure functions return DataFrames or dicts; the figure functions return matplotlib Figures
+(``save_figure`` writes them). Names load on first use, so importing the package stays light.
+"""
+
+from committor_keras._lazy import lazy_exports
+
+_EXPORTS = {
+    "LogisticCommittor": "._baselines",
+    "baseline_table": "._baselines",
+    "default_baseline_subsets": "._baselines",
+    "brier_score": "._scores",
+    "noise_floor": "._scores",
+    "scores": "._scores",
+    "calibration_table": "._calibration",
+    "clopper_pearson": "._calibration",
+    "parity_table": "._calibration",
+    "q_histogram": "._calibration",
+    "validate_predictions": "._report",
+    "write_validation": "._report",
+    "plot_importance_heatmap": "._figures",
+    "plot_landscape": "._figures",
+    "plot_parity": "._figures",
+    "plot_q_histogram": "._figures",
+    "plot_reliability": "._figures",
+    "plot_training_curves": "._figures",
+    "save_figure": "._figures",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
