@@ -7,7 +7,7 @@ The names below load on first use, so that importing this package does not pay f
 from committor_keras._lazy import lazy_exports
 
 _EXPORTS = {
-    "CommittorTuner": "._tuner", "run_search": "._tuner", "oracle_seed": "._tuner",
+    "CommittorTuner": "._tuner", "make_tuner": "._tuner", "run_search": "._tuner", "oracle_seed": "._tuner",
     "SearchConfig": "._config", "SearchSettings": "._config", "load_config": "._config",
     "collect_trials": "._trials", "read_trials": "._trials", "trial_hparams": "._trials",
     "write_trial_table": "._trials",

@@ -30,7 +30,6 @@ class StudySettings:
         explain_steps: integrated-gradients quadrature nodes.
         permutation_repeats: permutation-importance repeats.
         explain_points: test points explained (a seeded draw; 0 for all).
-        noise_floor_repeats: parametric-bootstrap repeats of the noise floor.
         calibration_bins: bins of the reliability diagram.
     """
 
@@ -44,7 +43,6 @@ class StudySettings:
     explain_steps: int = 32
     permutation_repeats: int = 5
     explain_points: int = 0
-    noise_floor_repeats: int = 200
     calibration_bins: int = 10
 
     def to_dict(self):
@@ -55,7 +53,7 @@ class StudySettings:
 
 
 _POSITIVE = ("candidates", "repeats", "final", "folds", "explain_steps", "permutation_repeats",
-             "noise_floor_repeats", "calibration_bins", "ensemble")
+             "calibration_bins", "ensemble")
 
 
 def _study_settings(table, source):

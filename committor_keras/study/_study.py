@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import expit
 
 from committor_keras._errors import ConfigError
-from committor_keras._provenance import atomic_path, derive_seed, write_json_atomic
+from committor_keras._provenance import atomic_directory, atomic_path, derive_seed, write_json_atomic
 from committor_keras.study._config import load_study_config
 
 STAGES = ("searches", "repeats", "baselines", "cv", "ensemble", "explain", "validation", "report")
@@ -29,6 +29,7 @@ CV_CSV = "cv.csv"
 CV_SUMMARY_CSV = "cv_summary.csv"
 CV_PREDICTIONS = "cv_predictions.npz"
 BASELINES_CSV = "baselines.csv"
+NOISE_FLOOR_JSON = "noise_floor.json"
 ENSEMBLE_DIR = "ensemble"
 XAI_DIR = "xai"
 VALIDATION_DIR = "validation"
@@ -111,9 +112,12 @@ class _Study:
         if record.is_file():
             self._say(f"{prefix}: done ({json.loads(record.read_text())['seconds']:.0f} s earlier), skipped")
             return
+        from committor_keras.search._tuner import quiet_library_warnings
+
         self._say(f"{prefix}: running")
         start = time.perf_counter()
-        getattr(self, f"_{name}")()
+        with quiet_library_warnings():
+            getattr(self, f"_{name}")()
         seconds = time.perf_counter() - start
         write_json_atomic(record, {"stage": name, "seconds": round(seconds, 1),
                                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
@@ -177,13 +181,15 @@ class _Study:
                     try:
                         trained = train_candidate(hparams, parts, settings, model_seed)
                     except DivergedError as error:
-                        write_json_atomic(result_file, {"seed": model_seed, "diverged": str(error)})
+                        trained, result = None, {"seed": model_seed, "diverged": str(error)}
                     else:
-                        trained.model.save(directory / "model.keras")  # before result.json: that marks done
-                        write_json_atomic(result_file, {
-                            "seed": model_seed, "best_epoch": trained.fit.best_epoch,
-                            "validation": _scalars(trained.validation), "test": _scalars(trained.test),
-                            "history": trained.fit.history.history})
+                        result = {"seed": model_seed, "best_epoch": trained.fit.best_epoch,
+                                  "validation": _scalars(trained.validation), "test": _scalars(trained.test),
+                                  "history": trained.fit.history.history}
+                    with atomic_directory(directory) as tmp:
+                        if trained is not None:
+                            trained.model.save(tmp / "model.keras")
+                        write_json_atomic(tmp / "result.json", result)
                     self._say(f"    candidate {name} repeat {repeat + 1}/{self.settings.repeats}")
                 result = json.loads(result_file.read_text())
                 rows.append({"candidate": name, "repeat": repeat, "search_seed": int(trial["search_seed"]),
@@ -201,27 +207,25 @@ class _Study:
         self._csv(CANDIDATES_CSV, summarise_repeats(repeats, self.settings.final))
 
     def _baselines(self):
-        from committor_keras.validate import baseline_table, noise_floor
+        from committor_keras.validate import baseline_table
 
+        # The networks fit the training part and early-stop on the validation part: the baselines, which need
+        # no early stopping, fit both.
         train = np.concatenate([self.split.train, self.split.validation])
-        test = self.split.test
-        floor = noise_floor(self.data.n_a[test], self.data.n_b[test], w=_w(self.data, test),
-                            repeats=self.settings.noise_floor_repeats, random_state=self.seed)
-        table = baseline_table(self.data, train, test, random_state=self.seed, floor=floor["mean"])
-        table = table.assign(noise_floor=floor["mean"], noise_floor_std=floor["std"])
-        self._csv(BASELINES_CSV, table)
+        table = baseline_table(self.data, train, self.split.test, random_state=self.seed)
+        floor = table.attrs["noise_floor"]
+        self._csv(BASELINES_CSV, table.assign(noise_floor=floor["mean"], noise_floor_std=floor["std"]))
+        write_json_atomic(self.dir / NOISE_FLOOR_JSON, floor)
 
     def _cv(self):
         from committor_keras.data import kfold_indices, labels
         from committor_keras.model import DivergedError, evaluate, predict_logits, resolve_hparams
         from committor_keras.search import trial_hparams
         from committor_keras.study._retrain import train_candidate
-        from committor_keras.validate import baseline_table, noise_floor
+        from committor_keras.validate import baseline_table
 
-        key = self.settings.group_folds_by
-        groups = self.data.extras[key] if key else None
-        folds = [np.asarray(f) for f in _test_folds(kfold_indices(self.data, k=self.settings.folds, seed=self.seed,
-                                                                  groups=groups))]
+        folds = [test for _, test in kfold_indices(self.data, k=self.settings.folds, seed=self.seed,
+                                                   groups=self.settings.group_folds_by or None)]
         final = self._final()
         y, rows = labels(self.data), []
         oof = {f"candidate {name}": np.full(len(self.data), np.nan) for name in final["candidate"]}
@@ -231,8 +235,9 @@ class _Study:
             train = np.concatenate([folds[g] for g in range(len(folds)) if g not in (f, (f + 1) % len(folds))])
             parts = {name: (self.data.features[idx], y[idx], _w(self.data, idx))
                      for name, idx in (("train", train), ("validation", validation), ("test", test))}
-            floor = noise_floor(self.data.n_a[test], self.data.n_b[test], w=_w(self.data, test),
-                                repeats=self.settings.noise_floor_repeats, random_state=self.seed + f)
+            # Baselines first: the floor of a fold is that of the best baseline's committor taken as the truth.
+            baselines = baseline_table(self.data, np.concatenate([train, validation]), test, random_state=self.seed)
+            floor = baselines.attrs["noise_floor"]
             for _, candidate in final.iterrows():
                 name = candidate["candidate"]
                 result_file = fold_dir / f"candidate-{name}" / f"fold-{f}.npz"
@@ -263,8 +268,6 @@ class _Study:
                                             np.nan)
                 rows.append({"model": model, "kind": "ensemble" if model == "ensemble" else "network", "fold": f,
                              **metrics, "noise_floor": floor["mean"]})
-            fold_train = np.concatenate([train, validation])
-            baselines = baseline_table(self.data, fold_train, test, random_state=self.seed, floor=floor["mean"])
             for _, row in baselines.iterrows():
                 rows.append({"model": f"baseline: {row['baseline']}", "kind": "baseline", "fold": f,
                              "kl_per_shot": row["kl_per_shot"], "cross_entropy_per_shot": row["cross_entropy_per_shot"],
@@ -308,7 +311,7 @@ class _Study:
             rng = np.random.default_rng(derive_seed(self.seed, "explain-points"))
             test = np.sort(rng.choice(test, self.settings.explain_points, replace=False))
         points = self.data.subset(test)
-        views = {"raw": None, "bond": group_by_central_bond(self.data)}
+        views = {"raw": "feature", "bond": "bond"}
         frames = []
         for _, candidate in self._final().iterrows():
             model = self._model(self.dir / candidate["model"])
@@ -316,14 +319,13 @@ class _Study:
                 out = self.dir / XAI_DIR / f"candidate-{candidate['candidate']}" / view
                 tables = explain_model(model, points, out, methods=methods, regions=("all",),
                                        steps=self.settings.explain_steps, repeats=self.settings.permutation_repeats,
-                                       seed=derive_seed(self.seed, "explain"), figures=False,
-                                       **({} if grouping is None else {"grouping": grouping}))
+                                       seed=derive_seed(self.seed, "explain"), figures=False, grouping=grouping)
                 for method, table in tables.items():
                     frames.append(table.assign(model=f"candidate {candidate['candidate']}", view=view,
                                                method=method))
         importances = pd.concat(frames, ignore_index=True)
         self._csv(f"{XAI_DIR}/importances.csv", importances)
-        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, views["bond"]))
+        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, group_by_central_bond(self.data)))
         self._csv(f"{XAI_DIR}/spearman.csv", pairwise_spearman(importances))
 
     def _validation(self):
@@ -336,9 +338,12 @@ class _Study:
         ensemble = self.dir / ENSEMBLE_DIR / "model.keras"
         if ensemble.is_file():
             models["ensemble"] = self._model(ensemble)
+        floor = json.loads((self.dir / NOISE_FLOOR_JSON).read_text())
         for name, model in models.items():
-            q = expit(predict_logits(model, test.features))
-            write_validation(validate_predictions(q, test), self.dir / VALIDATION_DIR / name)
+            logits = predict_logits(model, test.features)
+            result = validate_predictions(expit(logits), test, logit=logits, floor=floor,
+                                          bins=self.settings.calibration_bins)
+            write_validation(result, self.dir / VALIDATION_DIR / name, title=name)
 
     def _report(self):
         from committor_keras.study._report import write_report
@@ -439,7 +444,7 @@ def alias_ranks(importances, data, bond_grouping):
     groups = data.feature_groups
     aliases = {alias: name for name, alias in data.metadata.get("feature_aliases", {}).items() if alias in _ALIASES}
     bond_of = {}
-    for bond, members in (_grouping_items(bond_grouping)):
+    for bond, members in bond_grouping.items():
         for alias, name in aliases.items():
             if set(groups.get(name, [name])) & set(members):
                 bond_of[alias] = bond
@@ -469,17 +474,6 @@ def pairwise_spearman(importances):
             rho = spearmanr(vectors[first], vectors[second]).statistic if len(vectors) > 1 else np.nan
             rows.append({"method": method, "view": view, "model_a": first, "model_b": second, "spearman": rho})
     return pd.DataFrame(rows, columns=["method", "view", "model_a", "model_b", "spearman"])
-
-
-def _grouping_items(grouping):
-    if isinstance(grouping, dict):
-        return grouping.items()
-    return list(grouping)
-
-
-def _test_folds(folds):
-    """The test indices of each fold, whether ``kfold_indices`` gives fold members or (train, test) pairs."""
-    return [fold[1] if isinstance(fold, tuple) and len(fold) == 2 else fold for fold in folds]
 
 
 def _fold_of(folds, n):
