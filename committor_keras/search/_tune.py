@@ -4,6 +4,7 @@ table, in one run directory. What follows the searches (retraining, export, expl
 """
 
 import json
+import os
 import typing
 from pathlib import Path
 
@@ -65,8 +66,9 @@ def prepare_run(data, out_dir, config, seed, record=None):
         data_path = _data_file(data, run_dir)
     split = _split(data, run_dir, seed)
     seeds = config.search.search_seeds(seed)
-    entries = {"data": str(data_path), "out": str(run_dir), "search_seeds": seeds, **config.to_dict(),
-               **(record or {})}
+    # Relative to the run directory, so a moved or copied run (with its data beside it) still reads.
+    entries = {"data": os.path.relpath(data_path, run_dir), "out": ".", "search_seeds": seeds,
+               **config.to_dict(), **(record or {})}
     write_json_atomic(run_dir / RUN_JSON, run_record(entries, data_sha256=data_sha256, seed=seed))
     return SearchRun(run_dir, data, data_path, split, seeds)
 
