@@ -5,7 +5,7 @@ The public API, re-exported from the sub-packages (Kawashima et al., arXiv:2408.
 - data: ``CommittorData``, ``load``, ``load_features``, ``split_indices``, ``make_synthetic``
 - model: ``build_model``, ``fit_model``, ``CommittorHyperModel``, the losses ``ShotCrossEntropy`` and
   ``BinomialNLL`` and their pure functions ``shot_cross_entropy`` and ``binomial_nll``
-- search: ``tune``, ``load_config``
+- search: ``load_config``; study: ``tune``, ``run_study``
 - export: ``export_model``, ``load_committor_model``, ``serve_check``
 - explain: ``integrated_gradients``, ``permutation_importance``, ``explain_model``, ``explain_run``,
   ``IntegratedGradientsCallback``, ``PermutationImportanceCallback``
@@ -22,7 +22,7 @@ _EXPORTS = {
     "make_synthetic": ".data",
     "build_model": ".model", "fit_model": ".model", "CommittorHyperModel": ".model", "ShotCrossEntropy": ".model",
     "BinomialNLL": ".model", "shot_cross_entropy": ".model", "binomial_nll": ".model",
-    "tune": ".search", "load_config": ".search",
+    "tune": ".study", "run_study": ".study", "load_config": ".search",
     "export_model": ".export", "load_committor_model": ".export", "serve_check": ".export",
     "integrated_gradients": ".explain", "permutation_importance": ".explain", "explain_model": ".explain",
     "explain_run": ".explain", "IntegratedGradientsCallback": ".explain",

@@ -146,6 +146,35 @@ def run_record(config, data_sha256=None, seed=None):
     }
 
 
+def derive_seed(*keys):
+    """The one seed-derivation function: a seed in [1, 2**31 - 1) fixed by ``keys``.
+
+    Every derived seed of the package comes from here: MD windows and shots (``derive_seed(seed, stream,
+    configuration, shot)``), a search's oracle (``derive_seed(search_seed, "oracle")``), a trial's training
+    (``derive_seed(search_seed, "trial", hyperparameters)``) and each retraining of a candidate. The keys are
+    hashed together by NumPy's ``SeedSequence``, so neighbouring keys give unrelated seeds (Keras Tuner's
+    oracle adds 1 to its seed per random draw: oracles seeded ``s`` and ``s + 1`` would propose the same
+    values one draw apart). 0 is avoided because OpenMM and Keras Tuner read it as "pick a random seed".
+
+    Args:
+        *keys: non-negative integers (used as they are, so MD seeds of shipped shot records never change)
+            or strings (hashed with sha256 to a 64-bit integer first).
+
+    Returns:
+        int in [1, 2**31 - 1).
+    """
+    entropy = []
+    for key in keys:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if key < 0:
+                raise ValueError(f"seed keys must be >= 0, got {key}")
+            entropy.append(int(key))
+        else:
+            entropy.append(int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "little"))
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return int(state % (2**31 - 2)) + 1
+
+
 def seed_everything(seed):
     """Seed Python, NumPy and (when imported) TensorFlow/Keras from one integer.
 

@@ -15,7 +15,7 @@ from committor_keras._errors import CommittorKerasError
 _COMMAND_MODULES = (
     "committor_keras.data._cli",
     "committor_keras.explain._cli",
-    "committor_keras.search._cli",
+    "committor_keras.study._cli",
     "committor_keras.export._cli",
     "committor_keras.md._cli",
 )

@@ -11,7 +11,7 @@ from committor_keras._errors import ConfigError
 from committor_keras.data import labels, make_synthetic, split_indices
 from committor_keras.model import _hypermodel
 from committor_keras.search import load_config, read_trials, run_search, trial_hparams, write_trial_table
-from committor_keras.search._cli import register
+from committor_keras.study._cli import register
 
 FAST = {"epochs": 3, "patience": 2, "initial_points": 2, "searches": 1}
 SMALL_SPACE = {"hidden_layers": {"min": 1, "max": 2}, "units": {"min": 4, "max": 16}, "batch_size": {"value": 128}}
@@ -145,7 +145,7 @@ def test_resume_reruns_an_interrupted_trial(arrays, tmp_path, monkeypatch):
 
 def test_explanation_callbacks_attach_to_trials_and_top_k(data, tmp_path):
     from committor_keras.explain import IntegratedGradientsCallback
-    from committor_keras.search import tune
+    from committor_keras.study import tune
 
     points = data.subset(np.arange(50))
     trial_cb = IntegratedGradientsCallback(points, tmp_path / "trial-xai" / "{fit}", steps=8)

@@ -26,7 +26,7 @@ SERVED_MODEL_NAME = "committor"
 
 
 def build_card(model, data, *, train_indices=None, split_sizes=None, hyperparameters=None, metrics=None,
-               seed=None, data_sha256=None, info=None):
+               seed=None, data_sha256=None, info=None, spread=False):
     """The model card of ``model`` trained on ``data``.
 
     Args:
@@ -39,6 +39,7 @@ def build_card(model, data, *, train_indices=None, split_sizes=None, hyperparame
         seed: the seed of its training.
         data_sha256: sha256 of the data file; computed from ``data.source`` when that is a file.
         info: extra facts about the model (rank, trial id, search seed, best epoch, ...).
+        spread: the SavedModel also serves an ensemble's ``logit_std`` and ``committor_std``.
 
     Returns:
         dict, JSON-serialisable.
@@ -81,7 +82,7 @@ def build_card(model, data, *, train_indices=None, split_sizes=None, hyperparame
                 "max": train.max(axis=0).tolist(),
             },
         },
-        "signatures": signature_description(n_features),
+        "signatures": signature_description(n_features, spread=spread),
         "hyperparameters": hyperparameters or {},
         "metrics": metrics or {},
         "data": {

@@ -7,7 +7,7 @@ from committor_keras.export._card import (
 from committor_keras.export._saved_model import export_saved_model
 
 
-def export_model(model, out_dir, data, **card_fields):
+def export_model(model, out_dir, data, members=None, **card_fields):
     """Export ``model`` with its card into ``out_dir``, atomically.
 
     The directory is assembled beside ``out_dir`` and renamed onto it at the end, so an interrupted export
@@ -17,15 +17,17 @@ def export_model(model, out_dir, data, **card_fields):
         model: a committor model (raw float32 features (None, F) -> logit (None, 1)).
         out_dir: the directory to write, e.g. ``RUN/top/01``.
         data: the full `CommittorData` the model was trained from.
+        members: an ensemble's member models (see :func:`export_saved_model`): the SavedModel also serves
+            their spread.
         **card_fields: passed to :func:`build_card` (train_indices, split_sizes, hyperparameters, metrics,
             seed, data_sha256, info).
 
     Returns:
         dict, the model card written to ``out_dir/card.json``.
     """
-    card = build_card(model, data, **card_fields)
+    card = build_card(model, data, spread=bool(members), **card_fields)
     with atomic_directory(out_dir) as tmp:
         model.save(tmp / KERAS_FILE)
-        export_saved_model(model, tmp / SAVED_MODEL_DIR / SAVED_MODEL_VERSION)
+        export_saved_model(model, tmp / SAVED_MODEL_DIR / SAVED_MODEL_VERSION, members=members)
         write_json_atomic(tmp / CARD_FILE, card)
     return card

@@ -2,7 +2,8 @@
 
 The exported graph takes raw features (the model's own Normalization layer is inside it) and serves
 ``serving_default``: ``features`` float32 (None, F) -> ``{"committor": (None, 1), "logit": (None, 1)}``, and
-``logit``: ``features`` -> ``{"logit": (None, 1)}``.
+``logit``: ``features`` -> ``{"logit": (None, 1)}``. An ensemble (mean logit of member models) also serves its
+members' spread in ``serving_default``: ``logit_std`` and ``committor_std`` (standard deviations over members).
 """
 
 from pathlib import Path
@@ -13,13 +14,15 @@ INPUT_NAME = "features"
 SERVING_SIGNATURE = "serving_default"
 LOGIT_SIGNATURE = "logit"
 _OUTPUTS = {SERVING_SIGNATURE: ("committor", "logit"), LOGIT_SIGNATURE: ("logit",)}
+SPREAD_OUTPUTS = ("logit_std", "committor_std")
 
 
-def signature_description(n_features):
+def signature_description(n_features, spread=False):
     """The served signatures as JSON-ready dicts (the model card records them).
 
     Args:
         n_features: F, the number of input features.
+        spread: whether ``serving_default`` also serves an ensemble's ``logit_std`` and ``committor_std``.
 
     Returns:
         dict signature name -> {"inputs": {...}, "outputs": {...}} with dtype and shape (``None`` = any).
@@ -27,7 +30,8 @@ def signature_description(n_features):
     tensor = {"dtype": "float32", "shape": [None, 1]}
     return {
         name: {"inputs": {INPUT_NAME: {"dtype": "float32", "shape": [None, n_features]}},
-               "outputs": {output: dict(tensor) for output in outputs}}
+               "outputs": {output: dict(tensor) for output in
+                           (*outputs, *(SPREAD_OUTPUTS if spread and name == SERVING_SIGNATURE else ()))}}
         for name, outputs in _OUTPUTS.items()
     }
 
@@ -48,7 +52,7 @@ def model_n_features(model):
     return int(input_shape[1])
 
 
-def export_saved_model(model, path):
+def export_saved_model(model, path, members=None):
     """Write ``model`` as a SavedModel with the committor signatures, atomically.
 
     For TF Serving, ``path`` is a numbered version directory such as ``top/01/saved_model/1``.
@@ -56,6 +60,9 @@ def export_saved_model(model, path):
     Args:
         model: a committor model (raw float32 features (None, F) -> logit (None, 1)).
         path: the SavedModel directory to create (replaced if it exists).
+        members: for an ensemble whose logit is the mean of these committor models' logits: they add
+            ``logit_std`` and ``committor_std`` (population standard deviations over members) to
+            ``serving_default``.
 
     Returns:
         pathlib.Path of the written directory.
@@ -69,13 +76,20 @@ def export_saved_model(model, path):
     # The argument name of these functions becomes the signature's input key, so it must be `features`.
     def serve(features):
         logit = model(features, training=False)
-        return {"committor": tf.sigmoid(logit), "logit": logit}
+        outputs = {"committor": tf.sigmoid(logit), "logit": logit}
+        if members:
+            logits = tf.concat([member(features, training=False) for member in members], axis=1)
+            outputs["logit_std"] = tf.math.reduce_std(logits, axis=1, keepdims=True)
+            outputs["committor_std"] = tf.math.reduce_std(tf.sigmoid(logits), axis=1, keepdims=True)
+        return outputs
 
     def logit_only(features):
         return {"logit": model(features, training=False)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    for member in members or ():
+        archive.track(member)
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=spec)
     archive.add_endpoint(LOGIT_SIGNATURE, logit_only, input_signature=spec)
     with atomic_directory(path) as tmp:

@@ -11,7 +11,8 @@ OpenMM is imported only when a system is built or shot; the featurisers need MDA
 first use.
 """
 
-from committor_keras.md._config import MDConfig, Window, derive_seed, load_config, vacuum_preset, water_preset
+from committor_keras._provenance import derive_seed
+from committor_keras.md._config import MDConfig, Window, load_config, vacuum_preset, water_preset
 from committor_keras.md._dataset import make_dataset
 from committor_keras.md._report import write_readme
 from committor_keras.md._sampling import load_configurations, sample

@@ -150,14 +150,3 @@ def load_config(workdir):
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc}); restore it from version control") from exc
     return MDConfig.from_dict(obj, source=path)
-
-
-def derive_seed(base, *keys):
-    """A seed in [1, 2**31 - 1) fixed by ``base`` and integer ``keys`` (e.g. configuration and shot).
-
-    Each configuration and shot gets its own stream, so results do not depend on which worker ran them or
-    in what order; 0 is avoided because OpenMM reads it as "pick a random seed".
-    """
-    import numpy as np
-
-    return int(np.random.SeedSequence([base, *keys]).generate_state(1, dtype=np.uint64)[0] % (2**31 - 2)) + 1

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import DataError
-from committor_keras._provenance import write_json_atomic
-from committor_keras.md._config import derive_seed, load_config
+from committor_keras._provenance import derive_seed, write_json_atomic
+from committor_keras.md._config import load_config
 from committor_keras.md._states import phi_psi
 from committor_keras.md._xtc import read_xtc, write_xtc
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import ConfigError, DataError
-from committor_keras.md._config import derive_seed, load_config
+from committor_keras._provenance import derive_seed
+from committor_keras.md._config import load_config
 from committor_keras.md._states import PHI_ATOMS, PSI_ATOMS, torsion_deg
 
 SHOT_STREAM = 2

@@ -1,10 +1,10 @@
 """`CommittorHyperModel`: the committor network's search space as a Keras Tuner HyperModel."""
 
-import hashlib
 import json
 
 import keras_tuner
 
+from committor_keras._provenance import derive_seed
 from committor_keras.model._losses import get_loss
 from committor_keras.model._network import build_model
 from committor_keras.model._space import SearchSpace
@@ -21,8 +21,8 @@ class CommittorHyperModel(keras_tuner.HyperModel):
         train_features: ``(N_train, F)`` features the Normalization layer is adapted on.
         space: the SearchSpace (default: ``SearchSpace()``).
         loss: ``"shot_cross_entropy"`` or ``"binomial_nll"``.
-        seed: base seed; each trial's initialisation and shuffling seed is derived from it and the trial's
-            hyperparameter values, so a trial is reproducible on its own (also after a resumed search).
+        seed: the search's seed; each trial's initialisation and shuffling seed is derived from it and the
+            trial's hyperparameter values, so a trial is reproducible on its own (also after a resumed search).
     """
 
     def __init__(self, train_features, space=None, loss="shot_cross_entropy", seed=0):
@@ -69,7 +69,5 @@ class CommittorHyperModel(keras_tuner.HyperModel):
         return {name: value for name, value in hp.values.items() if hp.is_active(name)}
 
     def trial_seed(self, values):
-        """A seed derived from the base seed and the hyperparameter values (stable across processes)."""
-        text = json.dumps(values, sort_keys=True)
-        digest = hashlib.sha256(f"{self.seed}:{text}".encode()).digest()
-        return int.from_bytes(digest[:4], "little") % (2**31 - 1)
+        """The trial's training seed: ``derive_seed(search seed, "trial", hyperparameter values)``."""
+        return derive_seed(self.seed, "trial", json.dumps(values, sort_keys=True))

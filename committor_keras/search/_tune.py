@@ -1,15 +1,16 @@
-"""`tune`: data -> split -> seeded Bayesian searches -> trial table -> top-k retraining, in one run directory."""
+"""The search part of a run (``tune`` or ``study``): data -> split -> run.json -> seeded Bayesian searches -> trial
+table, in one run directory. What follows the searches (retraining, export, explanation, validation) is in
+:mod:`committor_keras.study`.
+"""
 
 import json
+import os
 import typing
 from pathlib import Path
-
-import pandas as pd
 
 from committor_keras._errors import ConfigError
 from committor_keras._provenance import run_record, write_json_atomic
 from committor_keras.data import CommittorData, Split, labels, load, split_indices
-from committor_keras.search._config import load_config
 from committor_keras.search._trials import write_trial_table
 from committor_keras.search._tuner import run_search, search_dir_name
 
@@ -18,55 +19,41 @@ SPLIT_FILE = "split.npz"
 RUN_DATA_FILE = "data.npz"  # in-memory data sets are saved here
 
 
-class TuneResult(typing.NamedTuple):
-    """What :func:`tune` returns.
+class SearchRun(typing.NamedTuple):
+    """A prepared run directory (what :func:`prepare_run` returns).
 
     Attributes:
         run_dir: the run directory.
-        split: the train/validation/test Split.
-        trials: the trial table (as in ``RUN/trials.csv``).
-        summary: the top-k table from the retraining (as in ``RUN/summary.csv``).
+        data: the CommittorData.
+        data_path: the data file the run reads (``RUN/data.npz`` for in-memory data).
+        split: the train/validation/test Split (``RUN/split.npz``).
+        seeds: the search seeds.
     """
 
     run_dir: Path
+    data: CommittorData
+    data_path: Path
     split: Split
-    trials: pd.DataFrame
-    summary: pd.DataFrame
+    seeds: list
 
 
-def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
-         patience=None, verbose=1, callbacks=(), top_k_callbacks=()):
-    """Tune committor networks with several seeded Bayesian searches and retrain the best k.
-
-    Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
-    write ``RUN/run.json``; run the searches (``RUN/search-<seed>/``, TensorBoard logs in ``RUN/logs/``);
-    write ``RUN/trials.csv``/``trials.json``; retrain and export the top k (``RUN/top/``, ``RUN/summary.csv``).
-    Running the same call again resumes: finished trials are kept, interrupted ones rerun, and raising
-    ``max_trials`` adds trials to every search.
+def prepare_run(data, out_dir, config, seed, record=None):
+    """Load the data, check a resumed run, make (or reuse) the seeded split and write ``RUN/run.json``.
 
     Args:
-        data: a CommittorData or the path of a ``.npz``/``.csv`` data set.
+        data: a CommittorData or the path of a data set.
         out_dir: the run directory (created if needed).
-        config: a search TOML path, a SearchConfig, a mapping, or None for the defaults.
-        max_trials: trials per search (overrides ``search.max_trials``).
-        searches: number of searches (overrides ``search.searches`` and ``search.seeds``).
-        top_k: models to retrain and export (overrides ``search.top_k``).
-        seed: the run's seed: the split and, unless ``search.seeds`` is set, searches ``seed, seed + 1, ...``.
-        epochs: maximum epochs per trial (overrides ``search.epochs``).
-        patience: early-stopping patience (overrides ``search.patience``).
-        verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
-        callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
-        top_k_callbacks: extra Keras callbacks for every top-k retraining.
+        config: the SearchConfig.
+        seed: the run's seed (split; search seeds unless ``search.seeds`` is set).
+        record: extra JSON-ready entries for run.json's ``config`` (a study's own settings).
 
     Returns:
-        TuneResult.
+        SearchRun.
 
     Raises:
-        ConfigError: invalid configuration, or a run directory made from other data, seed or space.
+        ConfigError: a run directory made from other data, seed, space or loss.
         DataError: unreadable or invalid data.
     """
-    config = load_config(config).with_overrides(max_trials=max_trials, searches=searches, top_k=top_k,
-                                                 epochs=epochs, patience=patience)
     data_path = None
     if not isinstance(data, CommittorData):
         data_path = Path(data)
@@ -79,60 +66,36 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         data_path = _data_file(data, run_dir)
     split = _split(data, run_dir, seed)
     seeds = config.search.search_seeds(seed)
-    record = {"data": str(data_path), "out": str(run_dir), "search_seeds": seeds, **config.to_dict()}
-    write_json_atomic(run_dir / RUN_JSON, run_record(record, data_sha256=data_sha256, seed=seed))
-
-    train, validation = _arrays(data, split.train), _arrays(data, split.validation)
-    for number, search_seed in enumerate(seeds, start=1):
-        if verbose:
-            print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}")
-        try:
-            run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
-        finally:
-            # Keep the table current even when a search stops early or is interrupted.
-            trials = write_trial_table(run_dir, seeds)
-
-    from committor_keras.search._topk import retrain_top_k
-
-    if verbose:
-        print(f"retraining the best {config.search.top_k} of {len(trials)} trials; exporting to {run_dir / 'top'}")
-
-    summary = retrain_top_k(data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
-                            seed=seed, callbacks=top_k_callbacks)
-    if verbose:
-        print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
-        print(format_summary(summary).to_string(index=False))
-    return TuneResult(run_dir, split, trials, summary)
+    # Relative to the run directory, so a moved or copied run (with its data beside it) still reads.
+    entries = {"data": os.path.relpath(data_path, run_dir), "out": ".", "search_seeds": seeds,
+               **config.to_dict(), **(record or {})}
+    write_json_atomic(run_dir / RUN_JSON, run_record(entries, data_sha256=data_sha256, seed=seed))
+    return SearchRun(run_dir, data, data_path, split, seeds)
 
 
-def format_summary(summary):
-    """The top-k table as a person reads it: architecture, training settings, validation and test metrics.
+def run_searches(run, config, verbose=1, callbacks=()):
+    """Run (or resume) every search of a prepared run; write and return the trial table (``RUN/trials.csv``).
 
     Args:
-        summary: the DataFrame returned by ``retrain_top_k`` (``RUN/summary.csv``).
+        run: the SearchRun from :func:`prepare_run`.
+        config: the SearchConfig.
+        verbose: 0 silent, 1 a line per search and a summary per trial, 2 also per-epoch lines.
+        callbacks: extra Keras callbacks for every trial.
 
     Returns:
-        DataFrame with one row per model and short column names.
+        The trial table (DataFrame).
     """
-    def units(row):
-        layers = int(row["hp_hidden_layers"])
-        return "-".join(str(int(row[f"hp_units_{i}"])) for i in range(layers))
-
-    return pd.DataFrame({
-        "rank": summary["rank"],
-        "search": summary["search_seed"],
-        "trial": summary["trial_id"],
-        "layers": summary.apply(units, axis=1),
-        "activation": summary["hp_activation"],
-        "dropout": summary["hp_dropout"].map("{:.2f}".format),
-        "l2": summary["hp_l2"].map("{:.1e}".format),
-        "lr": summary["hp_learning_rate"].map("{:.1e}".format),
-        "batch": summary["hp_batch_size"].astype(int),
-        "val KL/shot": summary["val_kl_per_shot"].map("{:.4f}".format),
-        "test KL/shot": summary["test_kl_per_shot"].map("{:.4f}".format),
-        "test CE/shot": summary["test_cross_entropy_per_shot"].map("{:.4f}".format),
-        "test RMSE": summary["test_rmse"].map("{:.3f}".format),
-    })
+    train, validation = arrays(run.data, run.split.train), arrays(run.data, run.split.validation)
+    for number, search_seed in enumerate(run.seeds, start=1):
+        if verbose:
+            print(f"search {number}/{len(run.seeds)} (seed {search_seed}): "
+                  f"{run.run_dir / search_dir_name(search_seed)}")
+        try:
+            run_search(train, validation, run.run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
+        finally:
+            # Keep the table current even when a search stops early or is interrupted.
+            trials = write_trial_table(run.run_dir, run.seeds)
+    return trials
 
 
 def _data_file(data, run_dir):
@@ -145,7 +108,7 @@ def _data_file(data, run_dir):
     return path
 
 
-def _arrays(data, indices):
+def arrays(data, indices):
     """``(x, y, w)`` of the points at ``indices``, as fit_model takes them."""
     weights = None if data.weights is None else data.weights[indices]
     return data.features[indices], labels(data)[indices], weights

@@ -10,7 +10,7 @@ import keras_tuner
 from sklearn.exceptions import ConvergenceWarning
 
 from committor_keras._errors import CommittorKerasError
-from committor_keras._provenance import seed_everything, write_json_atomic
+from committor_keras._provenance import derive_seed, seed_everything, write_json_atomic
 from committor_keras.model import OBJECTIVE, CommittorHyperModel, DivergedError
 
 HISTORY_FILE = "history.json"
@@ -20,6 +20,16 @@ _CONSECUTIVE_FAILURES = "Number of consecutive failures exceeded the limit"
 def search_dir_name(seed):
     """The Keras Tuner project directory of the search with this seed, relative to the run directory."""
     return f"search-{seed}"
+
+
+def oracle_seed(seed):
+    """The Bayesian oracle's seed of the search with this seed.
+
+    Hashed rather than ``seed + 1``: Keras Tuner adds 1 to its seed state per random draw, so oracles seeded
+    with consecutive integers propose the same hyperparameters one draw apart (searches would not be
+    independent). Never 0, which Keras Tuner replaces by a random seed.
+    """
+    return derive_seed(seed, "oracle")
 
 
 class CommittorTuner(keras_tuner.BayesianOptimization):
@@ -65,24 +75,11 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         CommittorKerasError: when ``max_consecutive_failures`` trials in a row diverge.
     """
     settings = config.search
-    seed_everything(seed)
-    hypermodel = CommittorHyperModel(train[0], space=config.space, loss=settings.loss, seed=seed)
-    tuner = CommittorTuner(
-        hypermodel,
-        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
-        max_trials=settings.max_trials,
-        num_initial_points=settings.initial_points,
-        # Keras Tuner draws a random seed for a falsy one, so search 0 would not be reproducible.
-        seed=seed + 1,
-        max_consecutive_failed_trials=settings.max_consecutive_failures,
-        directory=str(run_dir),
-        project_name=search_dir_name(seed),
-        overwrite=False,
-    )
+    tuner = make_tuner(train[0], run_dir, seed, config)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs" / search_dir_name(seed)),
                                               write_graph=False, profile_batch=0)
     try:
-        with _quiet_library_warnings():
+        with quiet_library_warnings():
             tuner.search(train=train, validation=validation, epochs=settings.epochs,
                          patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
                          fit_verbose=2 if verbose > 1 else 0)
@@ -97,8 +94,36 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
     return tuner
 
 
+def make_tuner(train_features, run_dir, seed, config):
+    """The CommittorTuner of the search with this seed (a new project, or the one in ``RUN/search-<seed>``).
+
+    Args:
+        train_features: training features (the networks' Normalization layer adapts on them).
+        run_dir: the run directory.
+        seed: the search's seed.
+        config: SearchConfig.
+
+    Returns:
+        CommittorTuner, its oracle seeded with :func:`oracle_seed`.
+    """
+    settings = config.search
+    seed_everything(seed)
+    hypermodel = CommittorHyperModel(train_features, space=config.space, loss=settings.loss, seed=seed)
+    return CommittorTuner(
+        hypermodel,
+        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
+        max_trials=settings.max_trials,
+        num_initial_points=settings.initial_points,
+        seed=oracle_seed(seed),
+        max_consecutive_failed_trials=settings.max_consecutive_failures,
+        directory=str(run_dir),
+        project_name=search_dir_name(seed),
+        overwrite=False,
+    )
+
+
 @contextlib.contextmanager
-def _quiet_library_warnings():
+def quiet_library_warnings():
     """Silence two expected, alarming-looking messages during a search.
 
     TensorFlow warns about "retracing" because every trial compiles a new model, and scikit-learn's

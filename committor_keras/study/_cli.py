@@ -1,0 +1,103 @@
+"""The `tune` and `study` commands: seeded Bayesian searches over committor networks, then top-k retraining
+(`tune`), or the whole study with repeats, cross-validation, ensemble, baselines, explanations and a report."""
+
+import argparse
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
+    return value
+
+
+def register(subparsers):
+    """Add `tune` and `study` to the command line."""
+    _register_tune(subparsers)
+    _register_study(subparsers)
+
+
+def _register_tune(subparsers):
+    parser = subparsers.add_parser(
+        "tune", help="tune committor networks with Keras Tuner and export the best k",
+        description="Split DATA (seeded, stratified over p_B), run several seeded Bayesian searches over "
+                    "the network's hyperparameters (objective: validation KL per shot), write every trial to "
+                    "OUT/trials.csv, then retrain and export the best k models to OUT/top/. Running the same "
+                    "command again resumes an interrupted run; a larger --max-trials adds trials.",
+        epilog="example: committor-keras tune data/alanine_dipeptide_vacuum/alanine_dipeptide_vacuum.npz "
+               "--out runs/ala --config configs/demo.toml --seed 0\n"
+               "see configs/default.toml for every setting; TensorBoard: tensorboard --logdir OUT/logs",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="committor data set (.npz or .csv)")
+    parser.add_argument("--out", required=True, help="run directory (created; an existing one is resumed)")
+    parser.add_argument("--config", help="search TOML file (default: the built-in defaults, as in "
+                                         "configs/default.toml)")
+    parser.add_argument("--max-trials", type=_positive_int, help="trials per search")
+    parser.add_argument("--searches", type=_positive_int, help="number of independent searches")
+    parser.add_argument("--top-k", type=_positive_int, help="models to retrain and export")
+    parser.add_argument("--epochs", type=_positive_int, help="maximum epochs per trial")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and the searches (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    parser.set_defaults(func=_tune)
+
+
+def _tune(args):
+    from committor_keras.data import load
+
+    data = load(args.data)  # before TensorFlow loads: a bad file is reported at once, without TF's banner
+    from committor_keras.study._tune import tune
+
+    result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
+                  top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+    if args.quiet:
+        print(result.summary.to_string(index=False))
+    return 0
+
+
+def _register_study(subparsers):
+    parser = subparsers.add_parser(
+        "study", help="a whole study: searches, repeats, cross-validation, ensemble, baselines, XAI, report",
+        description="Run independent seeded Bayesian searches on DATA, retrain the best candidates with "
+                    "several seeds, cross-validate the final ones, build and export their ensemble, compare "
+                    "with logistic baselines and the noise floor, explain the models (raw and grouped by "
+                    "central bond), validate them, and write OUT/report.md with figures. Every stage is "
+                    "saved when it ends: running the same command again resumes an interrupted study.",
+        epilog="example: committor-keras study data/alanine_dipeptide_vacuum/alanine_dipeptide_vacuum.npz "
+               "--out studies/vacuum --config configs/study.toml --seed 0\n"
+               "DATA may also be a whitespace n_A n_B features... text table or a directory holding one "
+               "(e.g. shared/external/methane_clathrate); see docs/study.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="committor data set (.npz, .csv, a shot-count text table or its directory)")
+    parser.add_argument("--out", required=True, help="study directory (created; an existing one is resumed)")
+    parser.add_argument("--config", help="study TOML file: [study], [search] and [space] tables (default: the "
+                                         "built-in defaults, as in configs/study.toml)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the split, folds, searches and trainings "
+                                                              "(default 0)")
+    parser.add_argument("--quiet", action="store_true", help="print only the report's path")
+    parser.set_defaults(func=_study)
+
+
+def _study(args):
+    from committor_keras.study._config import load_study_config
+    from committor_keras.study._data import load_study_data
+
+    config = load_study_config(args.config)  # before TensorFlow loads: bad files are reported at once
+    data = load_study_data(args.data)
+    from committor_keras.study._study import run_study
+
+    result = run_study(data, args.out, config=config, seed=args.seed, verbose=0 if args.quiet else 1)
+    print(result.report)
+    return 0

@@ -1,0 +1,104 @@
+"""`tune`, the smallest study: data -> split -> seeded Bayesian searches -> trial table -> top-k retraining and
+export, in one run directory."""
+
+import typing
+from pathlib import Path
+
+import pandas as pd
+
+from committor_keras.data import Split
+from committor_keras.search import load_config, prepare_run, run_searches
+from committor_keras.study._retrain import retrain_top_k
+
+
+class TuneResult(typing.NamedTuple):
+    """What :func:`tune` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        split: the train/validation/test Split.
+        trials: the trial table (as in ``RUN/trials.csv``).
+        summary: the top-k table from the retraining (as in ``RUN/summary.csv``).
+    """
+
+    run_dir: Path
+    split: Split
+    trials: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
+         patience=None, verbose=1, callbacks=(), top_k_callbacks=()):
+    """Tune committor networks with several seeded Bayesian searches and retrain the best k.
+
+    Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
+    write ``RUN/run.json``; run the searches (``RUN/search-<seed>/``, TensorBoard logs in ``RUN/logs/``);
+    write ``RUN/trials.csv``/``trials.json``; retrain and export the top k (``RUN/top/``, ``RUN/summary.csv``).
+    Running the same call again resumes: finished trials are kept, interrupted ones rerun, and raising
+    ``max_trials`` adds trials to every search.
+
+    Args:
+        data: a CommittorData or the path of a ``.npz``/``.csv`` data set.
+        out_dir: the run directory (created if needed).
+        config: a search TOML path, a SearchConfig, a mapping, or None for the defaults.
+        max_trials: trials per search (overrides ``search.max_trials``).
+        searches: number of searches (overrides ``search.searches`` and ``search.seeds``).
+        top_k: models to retrain and export (overrides ``search.top_k``).
+        seed: the run's seed: the split and, unless ``search.seeds`` is set, searches ``seed, seed + 1, ...``.
+        epochs: maximum epochs per trial (overrides ``search.epochs``).
+        patience: early-stopping patience (overrides ``search.patience``).
+        verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
+        callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
+        top_k_callbacks: extra Keras callbacks for every top-k retraining.
+
+    Returns:
+        TuneResult.
+
+    Raises:
+        ConfigError: invalid configuration, or a run directory made from other data, seed or space.
+        DataError: unreadable or invalid data.
+    """
+    config = load_config(config).with_overrides(max_trials=max_trials, searches=searches, top_k=top_k,
+                                                 epochs=epochs, patience=patience)
+    run = prepare_run(data, out_dir, config, seed)
+    run_dir, split = run.run_dir, run.split
+    trials = run_searches(run, config, verbose=verbose, callbacks=callbacks)
+    if verbose:
+        print(f"retraining the best {config.search.top_k} of {len(trials)} trials; exporting to {run_dir / 'top'}")
+
+    summary = retrain_top_k(run.data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
+                            seed=seed, callbacks=top_k_callbacks)
+    if verbose:
+        print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
+        print(format_summary(summary).to_string(index=False))
+    return TuneResult(run_dir, split, trials, summary)
+
+
+def format_summary(summary):
+    """The top-k table as a person reads it: architecture, training settings, validation and test metrics.
+
+    Args:
+        summary: the DataFrame returned by ``retrain_top_k`` (``RUN/summary.csv``).
+
+    Returns:
+        DataFrame with one row per model and short column names.
+    """
+    def units(row):
+        layers = int(row["hp_hidden_layers"])
+        return "-".join(str(int(row[f"hp_units_{i}"])) for i in range(layers))
+
+    return pd.DataFrame({
+        "rank": summary["rank"],
+        "search": summary["search_seed"],
+        "trial": summary["trial_id"],
+        "layers": summary.apply(units, axis=1),
+        "activation": summary["hp_activation"],
+        "dropout": summary["hp_dropout"].map("{:.2f}".format),
+        "l2": summary["hp_l2"].map("{:.1e}".format),
+        "lr": summary["hp_learning_rate"].map("{:.1e}".format),
+        "batch": summary["hp_batch_size"].astype(int),
+        "val KL/shot": summary["val_kl_per_shot"].map("{:.4f}".format),
+        "test KL/shot": summary["test_kl_per_shot"].map("{:.4f}".format),
+        "test CE/shot": summary["test_cross_entropy_per_shot"].map("{:.4f}".format),
+        "test RMSE": summary["test_rmse"].map("{:.3f}".format),
+    })
