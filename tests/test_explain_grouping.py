@@ -112,3 +112,18 @@ def test_grouping_an_explain_set():
                                                                   "sin(N7-C9-C15-N17)", "cos(N7-C9-C15-N17)"]},
                                                     points))
     assert len(custom.groups) == 44 and dict(custom.groups)["O6-C5-N7-C9"] == points.groups[9][1]
+
+
+def test_scatter_draws_a_bond_group_against_its_aliased_torsion():
+    from committor_keras.explain._figures import _group_axis
+
+    data = load(VACUUM).subset(np.arange(20))
+    points = explain_set(data, **grouping_options("bond", data))
+    index = {name: i for i, name in enumerate(data.feature_names)}
+    x, label = _group_axis(points, dict(points.groups)["N7-C9"], points.label("N7-C9"))
+    phi = np.degrees(np.arctan2(data.features[:, index["sin(C5-N7-C9-C15)"]],
+                                data.features[:, index["cos(C5-N7-C9-C15)"]]))
+    assert label == "phi (degrees)"
+    np.testing.assert_allclose(x, phi, atol=1e-4)
+    _, label = _group_axis(points, dict(points.groups)["C2-C5"], "C2-C5")
+    assert label == "H1-C2-C5-O6 (degrees)"

@@ -65,8 +65,14 @@ def attribution_scatter(attributions, groups, path, title):
     points = attributions.points
     grouped = attributions.grouped_values()
     position = {name: g for g, name in enumerate(points.group_names)}
-    figure = Figure(figsize=(3.4 * len(groups) + 0.8, 3.2))
-    axes_list = np.atleast_1d(figure.subplots(1, len(groups), squeeze=False)[0])
+    # Two panels a row keep the figure within the page width (MAX_WIDTH_IN) for any number of groups.
+    columns = min(2, len(groups))
+    rows = -(-len(groups) // columns)
+    figure = Figure(figsize=(3.4 * columns + 1.2, 3.0 * rows + 0.3))
+    axes_list = figure.subplots(rows, columns, squeeze=False).ravel()
+    for unused in axes_list[len(groups):]:
+        unused.set_visible(False)
+    axes_list = axes_list[:len(groups)]
     for i, (axes, name) in enumerate(zip(axes_list, groups)):
         g = position[name]
         value, xlabel = _group_axis(points, points.groups[g][1], points.label(name))
@@ -74,20 +80,30 @@ def attribution_scatter(attributions, groups, path, title):
                         palette="coolwarm", s=9, linewidth=0, ax=axes, legend=(i == len(groups) - 1))
         axes.axhline(0.0, color="grey", linewidth=0.6)
         axes.set_xlabel(xlabel)
-        axes.set_ylabel(f"attribution ({attributions.output})" if i == 0 else "")
+        axes.set_ylabel(f"attribution ({attributions.output})" if i % columns == 0 else "")
         axes.set_title(points.label(name))
     if axes_list[-1].get_legend() is not None:
         axes_list[-1].legend(title="model q", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
-    figure.suptitle(title, y=1.03)
+    figure.tight_layout()
+    figure.suptitle(title, y=1.02)
     save_figure(figure, path)
 
 
 def _group_axis(points, columns, label):
+    """The x values of a group's scatter panel: the angle of a sin/cos pair in the group, else its first feature.
+
+    A group of several torsions (grouped by central bond) is drawn against its aliased torsion (phi) when it
+    holds one, else against its first torsion.
+    """
     names = [points.feature_names[c] for c in columns]
-    if len(columns) == 2 and names[0].startswith("sin(") and names[1].startswith("cos("):
-        sine, cosine = points.features[:, columns[0]], points.features[:, columns[1]]
-        return np.degrees(np.arctan2(sine, cosine)), f"{label} (degrees)"
-    return points.features[:, columns[0]], names[0]
+    column_of = dict(zip(names, columns))
+    pairs = [name[4:-1] for name in names if name.startswith("sin(") and f"cos({name[4:-1]})" in column_of]
+    if not pairs:
+        return points.features[:, columns[0]], names[0]
+    torsion = next((t for t in pairs if t in points.aliases), pairs[0])
+    sine, cosine = points.features[:, column_of[f"sin({torsion})"]], points.features[:, column_of[f"cos({torsion})"]]
+    name = points.aliases.get(torsion, torsion) if len(pairs) > 1 else label
+    return np.degrees(np.arctan2(sine, cosine)), f"{name} (degrees)"
 
 
 def heatmap(matrix, path, title, value_label, annotate=None, center=None, limits=(None, None)):
