@@ -1,6 +1,9 @@
 """`tune`: data -> split -> seeded Bayesian searches -> trial table -> top-k retraining, in one run directory."""
 
+import concurrent.futures
 import json
+import multiprocessing
+import os
 import typing
 from pathlib import Path
 
@@ -35,7 +38,7 @@ class TuneResult(typing.NamedTuple):
 
 
 def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
-         patience=None, verbose=1, callbacks=(), top_k_callbacks=()):
+         patience=None, verbose=1, callbacks=(), top_k_callbacks=(), jobs=1):
     """Tune committor networks with several seeded Bayesian searches and retrain the best k.
 
     Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
@@ -57,6 +60,9 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
         callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
         top_k_callbacks: extra Keras callbacks for every top-k retraining.
+        jobs: searches run at once, each in its own process with ``cpu_count // jobs`` TensorFlow threads
+            (1: one after another in this process). The results do not depend on it: every search is seeded
+            on its own. ``callbacks`` must then be picklable.
 
     Returns:
         TuneResult.
@@ -65,6 +71,8 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         ConfigError: invalid configuration, or a run directory made from other data, seed or space.
         DataError: unreadable or invalid data.
     """
+    if jobs < 1:
+        raise ConfigError(f"jobs ({jobs}) must be >= 1")
     config = load_config(config).with_overrides(max_trials=max_trials, searches=searches, top_k=top_k,
                                                  epochs=epochs, patience=patience)
     data_path = None
@@ -83,14 +91,21 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     write_json_atomic(run_dir / RUN_JSON, run_record(record, data_sha256=data_sha256, seed=seed))
 
     train, validation = _arrays(data, split.train), _arrays(data, split.validation)
-    for number, search_seed in enumerate(seeds, start=1):
-        if verbose:
-            print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}")
+    if jobs > 1 and len(seeds) > 1:
         try:
-            run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
+            _parallel_searches(train, validation, run_dir, seeds, config, verbose, callbacks, jobs)
         finally:
-            # Keep the table current even when a search stops early or is interrupted.
             trials = write_trial_table(run_dir, seeds)
+    else:
+        for number, search_seed in enumerate(seeds, start=1):
+            if verbose:
+                print(f"search {number}/{len(seeds)} (seed {search_seed}): "
+                      f"{run_dir / search_dir_name(search_seed)}")
+            try:
+                run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
+            finally:
+                # Keep the table current even when a search stops early or is interrupted.
+                trials = write_trial_table(run_dir, seeds)
 
     from committor_keras.search._topk import retrain_top_k
 
@@ -103,6 +118,34 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
         print(format_summary(summary).to_string(index=False))
     return TuneResult(run_dir, split, trials, summary)
+
+
+def _parallel_searches(train, validation, run_dir, seeds, config, verbose, callbacks, jobs):
+    """Run the searches ``jobs`` at a time in worker processes (spawned: TensorFlow does not survive a fork)."""
+    workers = min(jobs, len(seeds))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if verbose:
+        print(f"{len(seeds)} searches, {workers} at a time ({threads} thread(s) each): "
+              + ", ".join(str(run_dir / search_dir_name(s)) for s in seeds))
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads,
+                                                initargs=(threads,)) as pool:
+        futures = [pool.submit(_search_in_worker, train, validation, run_dir, search_seed, config, verbose,
+                               callbacks) for search_seed in seeds]
+        for future in futures:
+            future.result()
+
+
+def _limit_threads(threads):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _search_in_worker(*args):
+    train, validation, run_dir, seed, config, verbose, callbacks = args
+    run_search(train, validation, run_dir, seed, config, verbose=verbose, callbacks=callbacks)
 
 
 def format_summary(summary):
