@@ -35,6 +35,7 @@ def time_oracle(oracle_class, trials, seed=0):
     SearchSpace().declare(hp)
     oracle = oracle_class(objective=keras_tuner.Objective("score", "min"), max_trials=trials + 1,
                           num_initial_points=10, seed=seed + 1, hyperparameters=hp)
+    oracle.verbose = 0
     seconds = []
     populate_space = oracle.populate_space
 
