@@ -4,10 +4,12 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from committor_keras._errors import ConfigError
 from committor_keras.data import labels, make_synthetic, split_indices
 from committor_keras.model import (DivergedError, build_model, fit_model, kl_per_shot, resolve_hparams)
+from committor_keras.model._training import _epoch_function, _NetworkPlan
 
 HPARAMS = {"hidden_layers": 2, "units_0": 16, "units_1": 8, "activation": "tanh", "dropout": 0.1, "l2": 1e-5,
            "learning_rate": 3e-3, "batch_size": 64}
@@ -75,6 +77,50 @@ def test_fit_restores_best_epoch_and_saved_model_round_trips(synthetic, tmp_path
     x = sets["test"][0][:50].astype(np.float32)
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert restored.loss.name == model.loss.name
+
+
+def test_an_epoch_equals_keras_fit_on_the_same_batch_order(synthetic):
+    """fit_model's compiled epoch takes the Adam steps model.fit takes (weights, L2, sample weights, loss)."""
+    x, y, _ = synthetic[2]["train"]
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(x)).astype(np.float32)
+    hparams = {**HPARAMS, "dropout": 0.0, "l2": 1e-3, "batch_size": 100}  # the last batch is smaller
+    ours, theirs = build_model(hparams, x, seed=5), build_model(hparams, x, seed=5)
+    result = fit_model(ours, hparams, (x, y, w), (x[:300], y[:300], w[:300]), epochs=1, patience=1, seed=9)
+    order = tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=tf.constant([9, 0], tf.int64)).numpy()
+    keras_history = theirs.fit(x[order], y[order], sample_weight=w[order], batch_size=100, shuffle=False,
+                               epochs=1, verbose=0, validation_data=(x[:300], y[:300], w[:300])).history
+    for mine, reference in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine, reference, atol=1e-5)
+    assert int(ours.optimizer.iterations) == int(theirs.optimizer.iterations) == -(-len(x) // 100)
+    for name in ("loss", "val_loss", "val_kl_per_shot", "val_cross_entropy_per_shot", "val_rmse"):
+        assert result.history.history[name][0] == pytest.approx(keras_history[name][0], rel=1e-4), name
+    # The training metrics are those of the whole set after the epoch.
+    scores = ours.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert result.history.history["kl_per_shot"][0] == pytest.approx(scores["kl_per_shot"], rel=1e-4)
+
+
+def test_networks_of_one_structure_share_one_traced_epoch(synthetic):
+    x, y, _ = synthetic[2]["train"]
+    sets = (x, y, None), (x[:200], y[:200], None)
+    counts = []
+    for units, batch_size, rate in ((12, 50, 0.1), (20, 70, 0.2), (33, 128, 0.3), (7, 64, 0.05)):
+        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate}
+        model = build_model(hparams, x, seed=0)
+        fit_model(model, hparams, *sets, epochs=2, patience=2)
+        counts.append(_epoch_function(_NetworkPlan.of(model).structure).experimental_get_tracing_count())
+    # TensorFlow traces once with the first shapes and once with relaxed ones, then reuses the second.
+    assert counts[-1] == counts[1] <= 2
+
+
+def test_seeded_fit_is_reproducible(synthetic):
+    x, y, _ = synthetic[2]["train"]
+    runs = []
+    for _ in range(2):
+        model = build_model(HPARAMS, x, seed=4)
+        history = fit_model(model, HPARAMS, (x, y, None), (x[:200], y[:200], None), epochs=3, patience=3, seed=8)
+        runs.append((model.get_weights(), history.history.history))
+    assert runs[0][1] == runs[1][1]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
 
 
 def test_divergence_raises_failed_trial_error(synthetic):

@@ -1,5 +1,6 @@
 """The one training routine, shared by the tuner's trials and the top-k retraining."""
 
+import functools
 import math
 import typing
 
@@ -9,11 +10,11 @@ import numpy as np
 import tensorflow as tf
 
 from committor_keras._errors import ConfigError
+from committor_keras.model._losses import LOSSES, _CountLoss
+from committor_keras.model._metrics import _cross_entropy_terms, _kl_terms, _squared_error_terms, _weighted_sums
 from committor_keras.model._space import resolve_hparams
 
 OBJECTIVE = "val_kl_per_shot"
-# Validation metrics are sums over points, so one large batch gives the same value as many small ones.
-_VALIDATION_BATCH = 8192
 
 
 class FitResult(typing.NamedTuple):
@@ -82,58 +83,246 @@ def make_dataset(x, y, w=None, batch_size=128, shuffle_seed=None):
 
 
 def fit_model(model, hparams, train, validation, epochs=200, patience=20, callbacks=(), seed=0, verbose=0):
-    """Train a compiled committor model with early stopping on the validation KL per shot.
+    """Train a compiled committor network with early stopping on the validation KL per shot.
 
-    The training data go through a cached, seeded-shuffle ``tf.data`` pipeline batched with
-    ``hparams["batch_size"]``, and the whole epoch runs as one ``steps_per_execution`` call (several times
-    faster than step-by-step ``fit`` for these small networks; see bench/bench_training.py). Early stopping
-    watches ``val_kl_per_shot`` with ``patience`` epochs and restores the best weights.
+    Each epoch is one call of a compiled TensorFlow function over tensors that stay in memory: a seeded
+    reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller), then the
+    metrics of the training and validation sets. The function takes the network's variables as arguments,
+    so it is traced once per network *structure* (depth, activation, dropout, L2, loss) and reused by every
+    later model of that structure, whatever its widths, batch size, learning rate or data (see
+    bench/BENCHMARKS.md for what this saves over ``model.fit``).
+
+    It computes what ``model.fit`` computes, with two differences in the logs: ``loss`` is the mean of the
+    batch losses during the epoch, as in Keras, but ``kl_per_shot``, ``cross_entropy_per_shot`` and ``rmse``
+    are those of the whole training set at the end of the epoch (Keras averages them over batches while the
+    weights change), the same weights as the ``val_`` metrics. Dropout masks and the shuffling come from
+    ``seed``, so a call is reproducible. The Adam update is Keras' own (``model.optimizer``'s learning rate,
+    betas, epsilon and ``iterations``), so the weights after an epoch equal those of ``model.fit`` on the same
+    batch order (tests/test_model_network.py checks this). EarlyStopping restores the best weights.
 
     Args:
-        model: a compiled model from :func:`committor_keras.model.build_model`.
+        model: a compiled model from :func:`committor_keras.model.build_model` (Adam optimiser).
         hparams: hyperparameters; only ``batch_size`` is read here.
         train: ``(x, y, w)`` training features, ``[n_a, n_b]`` labels and sample weights (``w`` may be None).
         validation: ``(x, y, w)`` validation set, same layout.
         epochs: maximum number of epochs.
         patience: epochs without improvement of ``val_kl_per_shot`` before stopping.
         callbacks: extra Keras callbacks (TensorBoard, the tuner's own, explanations); they run after the
-            divergence check and early stopping.
-        seed: seed of the shuffling.
-        verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+            divergence check and early stopping, at the start and end of training and of every epoch.
+        seed: seed of the shuffling and of the dropout masks.
+        verbose: Keras verbosity (0 silent, 1 or 2 one line per epoch).
 
     Returns:
         FitResult ``(history, best_epoch)``; the model ends with the weights of ``best_epoch``.
 
     Raises:
         DivergedError: (a ``keras_tuner.errors.FailedTrialError``) when a loss or metric becomes NaN or inf.
-        ConfigError: for invalid hyperparameters, epochs or patience.
+        ConfigError: for invalid hyperparameters, epochs or patience, or a model that is not one of
+            ``build_model``'s.
     """
     if epochs < 1 or patience < 1:
         raise ConfigError(f"epochs ({epochs}) and patience ({patience}) must be >= 1")
     batch_size = resolve_hparams(hparams)["batch_size"]
-    train_x, train_y, train_w = train
-    train_data = make_dataset(train_x, train_y, train_w, batch_size, shuffle_seed=seed)
-    validation_data = make_dataset(*validation, batch_size=_VALIDATION_BATCH)
+    plan = _NetworkPlan.of(model)
+    train_set = plan.resident(train)
+    validation_set = plan.resident(validation)
+    history = keras.callbacks.History()
     # EarlyStopping comes before the caller's callbacks: Keras runs on_train_end in list order, so callbacks
     # that explain the trained model (committor_keras.explain) see the restored best weights.
-    callbacks = [
-        _StopOnNonFinite(),
-        keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=patience, restore_best_weights=True),
-        *callbacks,
-    ]
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    previous = model.steps_per_execution
-    _set_steps_per_execution(model, steps_per_epoch)
+    callback_list = keras.callbacks.CallbackList(
+        [_StopOnNonFinite(),
+         keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=patience, restore_best_weights=True),
+         *callbacks, history],
+        add_progbar=verbose != 0, model=model, verbose=verbose, epochs=epochs,
+        steps=math.ceil(len(train_set[0]) / batch_size))
+    run_epoch = _epoch_function(plan.structure)
+    settings = plan.settings(batch_size)
+    variables, moments, velocities = plan.variables()
+    depth = len(plan.dense)
+    weights, moment_values, velocity_values = ([tf.convert_to_tensor(v) for v in group]
+                                               for group in (variables, moments, velocities))
+    iterations = tf.convert_to_tensor(plan.optimizer.iterations)
+    model.stop_training = False
+    logs = {}
+    callback_list.on_train_begin()
     try:
-        history = model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks,
-                            shuffle=False, verbose=verbose)
+        for epoch in range(epochs):
+            callback_list.on_epoch_begin(epoch)
+            values, weights, moment_values, velocity_values, iterations = run_epoch(
+                train_set, validation_set, tf.constant([seed, epoch], tf.int64), weights[:depth], weights[depth:],
+                moment_values, velocity_values, iterations, *settings)
+            # Callbacks (early stopping, TensorBoard, explanations) read the model's variables at each epoch.
+            for variable, value in zip(variables, weights):
+                variable.assign(value)
+            plan.optimizer.iterations.assign(iterations)
+            logs = dict(zip(_LOG_NAMES, values.numpy().tolist()))
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
     finally:
-        # The compiled step functions bake in the step count; reset them so predict/evaluate stay per-batch.
-        _set_steps_per_execution(model, previous)
+        # The Adam state stays the optimiser's, as after model.fit.
+        for variable, value in zip(moments + velocities, moment_values + velocity_values):
+            variable.assign(value)
+    callback_list.on_train_end(logs)
     best_epoch = int(np.argmin(history.history[OBJECTIVE])) + 1
     return FitResult(history, best_epoch)
 
 
-def _set_steps_per_execution(model, steps):
-    model.steps_per_execution = steps
-    model.train_function = model.test_function = model.predict_function = None
+# What one epoch returns, in this order: the logs Keras would write.
+_LOG_NAMES = ("loss", "kl_per_shot", "cross_entropy_per_shot", "rmse",
+              "val_loss", "val_kl_per_shot", "val_cross_entropy_per_shot", "val_rmse")
+_METRIC_TERMS = (_kl_terms, _cross_entropy_terms, _squared_error_terms)
+
+
+class _NetworkPlan(typing.NamedTuple):
+    """A ``build_model`` network taken apart for the compiled epoch: its variables and its structure.
+
+    Attributes:
+        normalization: the Normalization layer (applied once to the resident data), or None.
+        dense: the Dense layers in order.
+        dropout: the dropout rate after each Dense layer (0.0 for none).
+        optimizer: the model's Adam optimiser (built).
+        structure: what the traced epoch depends on besides tensor shapes: the per-point loss and, per
+            Dense layer, (activation, dropout?, L2?).
+    """
+
+    normalization: object
+    dense: tuple
+    dropout: tuple
+    optimizer: object
+    structure: tuple
+
+    @classmethod
+    def of(cls, model):
+        optimizer = model.optimizer
+        if type(optimizer) is not keras.optimizers.Adam or optimizer.amsgrad:
+            raise ConfigError(f"fit_model trains with Keras' Adam; model {model.name!r} is compiled with "
+                              f"{type(optimizer).__name__} (use committor_keras.model.build_model)")
+        if not isinstance(model.loss, _CountLoss):
+            raise ConfigError(f"fit_model needs a committor loss ({', '.join(LOSSES)}); model {model.name!r} "
+                              f"is compiled with {model.loss!r}")
+        normalization, dense, dropout = None, [], []
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.Normalization) and not dense and normalization is None:
+                normalization = layer
+            elif isinstance(layer, keras.layers.Dense):
+                dense.append(layer)
+                dropout.append(0.0)
+            elif isinstance(layer, keras.layers.Dropout) and dense:
+                dropout[-1] = float(layer.rate)
+            else:
+                raise ConfigError(f"fit_model trains Normalization -> Dense/Dropout networks; model "
+                                  f"{model.name!r} has a {type(layer).__name__} layer {layer.name!r}")
+        optimizer.build(model.trainable_variables)
+        layers = tuple((layer.activation, rate > 0, _l2(layer) > 0) for layer, rate in zip(dense, dropout))
+        return cls(normalization, tuple(dense), tuple(dropout), optimizer, (type(model.loss)._function, layers))
+
+    def resident(self, arrays):
+        """``(x, y, w)`` as float32 tensors, ``x`` normalised by the model's own layer, ``w`` ones if None."""
+        x, y, w = arrays
+        x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+        if self.normalization is not None:
+            x = tf.convert_to_tensor(self.normalization(x))
+        w = np.ones(len(x), np.float32) if w is None else np.asarray(w, dtype=np.float32)
+        return x, tf.convert_to_tensor(np.asarray(y, dtype=np.float32)), tf.convert_to_tensor(w)
+
+    def settings(self, batch_size):
+        """The epoch function's last arguments: batch size, Adam's settings, dropout rates, L2 factors."""
+        optimizer = self.optimizer
+        adam = [float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2, optimizer.epsilon]
+        return (tf.constant(batch_size, tf.int32), tf.constant(adam, tf.float32), tf.constant(self.dropout, tf.float32),
+                tf.constant([_l2(layer) for layer in self.dense], tf.float32))
+
+    def variables(self):
+        """The weights (kernels, then biases) and their Adam moments and velocities."""
+        optimizer = self.optimizer
+        kernels = [layer.kernel for layer in self.dense]
+        biases = [layer.bias for layer in self.dense]
+        variables = kernels + biases
+        moments = [optimizer._momentums[optimizer._get_variable_index(v)] for v in variables]
+        velocities = [optimizer._velocities[optimizer._get_variable_index(v)] for v in variables]
+        return variables, moments, velocities
+
+
+def _l2(layer):
+    regularizer = layer.kernel_regularizer
+    if regularizer is None:
+        return 0.0
+    if not isinstance(regularizer, keras.regularizers.L2):
+        raise ConfigError(f"fit_model supports L2 kernel regularisers; layer {layer.name!r} has "
+                          f"{type(regularizer).__name__}")
+    return float(regularizer.l2)
+
+
+@functools.cache
+def _epoch_function(structure):
+    """The compiled epoch of networks with this structure (see ``_NetworkPlan.structure``).
+
+    One ``tf.function`` per structure, kept for the life of the process: the variables are arguments, so
+    the traced graph holds no model and serves every later network of the same structure (TensorFlow traces
+    it once more with relaxed shapes when the widths first change, then never again).
+    """
+    point_loss, layers = structure
+
+    def forward(x, kernels, biases, rates, dropout_seed=None):
+        h = x
+        for index, ((activation, dropout, _), kernel, bias) in enumerate(zip(layers, kernels, biases)):
+            h = activation(tf.matmul(h, kernel) + bias)
+            if dropout and dropout_seed is not None:
+                h = tf.nn.experimental.stateless_dropout(
+                    h, rate=rates[index], seed=tf.random.experimental.stateless_fold_in(dropout_seed, index))
+        return h
+
+    def penalty(kernels, l2):
+        terms = [l2[index] * tf.reduce_sum(tf.square(kernel))
+                 for index, ((_, _, regularised), kernel) in enumerate(zip(layers, kernels)) if regularised]
+        return tf.add_n(terms) if terms else tf.constant(0.0)
+
+    def evaluate(data, kernels, biases, rates):
+        x, y, w = data
+        logits = forward(x, kernels, biases, rates)
+        ratios = [tf.math.divide_no_nan(*_weighted_sums(terms, y, logits, w)) for terms in _METRIC_TERMS]
+        mean_loss = tf.reduce_sum(point_loss(y, logits) * w) / tf.cast(tf.shape(x)[0], tf.float32)
+        return mean_loss, ratios[0], ratios[1], tf.sqrt(ratios[2])
+
+    @tf.function(reduce_retracing=True)
+    def run_epoch(train, validation, seed, kernels, biases, moments, velocities, iterations, batch_size, adam,
+                  rates, l2):
+        # Weights and Adam state come in and go out as tensors, not variables: a variable's handle carries
+        # its shape into the traced graph, which then could not serve networks of other widths.
+        learning_rate, beta_1, beta_2, epsilon = tf.unstack(adam)
+        depth = len(kernels)
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(train[0])[0]), seed=seed)
+        x, y, w = (tf.gather(part, order) for part in train)
+        size = tf.shape(x)[0]
+        loss_sum = tf.constant(0.0)
+        for start in tf.range(0, size, batch_size):
+            stop = tf.minimum(start + batch_size, size)
+            count = tf.cast(stop - start, tf.float32)
+            with tf.GradientTape() as tape:
+                tape.watch([kernels, biases])
+                logits = forward(x[start:stop], kernels, biases, rates,
+                                 dropout_seed=tf.random.experimental.stateless_fold_in(seed, start))
+                # Keras' "sum_over_batch_size" reduction of the weighted per-point loss, plus the L2 terms.
+                loss = tf.reduce_sum(point_loss(y[start:stop], logits) * w[start:stop]) / count
+                loss += penalty(kernels, l2)
+            gradients = tape.gradient(loss, kernels + biases)
+            # keras.optimizers.Adam.update_step, term for term.
+            iterations += 1
+            step = tf.cast(iterations, tf.float32)
+            alpha = learning_rate * tf.sqrt(1 - tf.pow(beta_2, step)) / (1 - tf.pow(beta_1, step))
+            moments = [m + (g - m) * (1 - beta_1) for m, g in zip(moments, gradients)]
+            velocities = [v + (tf.square(g) - v) * (1 - beta_2) for v, g in zip(velocities, gradients)]
+            updated = [p - m * alpha / (tf.sqrt(v) + epsilon)
+                       for p, m, v in zip(kernels + biases, moments, velocities)]
+            kernels, biases = updated[:depth], updated[depth:]
+            loss_sum += loss * count
+        _, *train_metrics = evaluate(train, kernels, biases, rates)
+        validation_loss, *validation_metrics = evaluate(validation, kernels, biases, rates)
+        logs = tf.stack([loss_sum / tf.cast(size, tf.float32), *train_metrics,
+                         validation_loss + penalty(kernels, l2), *validation_metrics])
+        return logs, kernels + biases, moments, velocities, iterations
+
+    return run_epoch

@@ -3,7 +3,9 @@ table, in one run directory. What follows the searches (retraining, export, expl
 :mod:`committor_keras.study`.
 """
 
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import typing
 from pathlib import Path
@@ -73,7 +75,7 @@ def prepare_run(data, out_dir, config, seed, record=None):
     return SearchRun(run_dir, data, data_path, split, seeds)
 
 
-def run_searches(run, config, verbose=1, callbacks=()):
+def run_searches(run, config, verbose=1, callbacks=(), jobs=1):
     """Run (or resume) every search of a prepared run; write and return the trial table (``RUN/trials.csv``).
 
     Args:
@@ -81,11 +83,25 @@ def run_searches(run, config, verbose=1, callbacks=()):
         config: the SearchConfig.
         verbose: 0 silent, 1 a line per search and a summary per trial, 2 also per-epoch lines.
         callbacks: extra Keras callbacks for every trial.
+        jobs: searches run at once, each in its own process with ``cpu_count // jobs`` TensorFlow threads
+            (1: one after another in this process). The results do not depend on it: every search is seeded
+            on its own. ``callbacks`` must then be picklable.
 
     Returns:
         The trial table (DataFrame).
+
+    Raises:
+        ConfigError: ``jobs`` below 1.
     """
+    if jobs < 1:
+        raise ConfigError(f"jobs ({jobs}) must be >= 1")
     train, validation = arrays(run.data, run.split.train), arrays(run.data, run.split.validation)
+    if jobs > 1 and len(run.seeds) > 1:
+        try:
+            _parallel_searches(train, validation, run.run_dir, run.seeds, config, verbose, callbacks, jobs)
+        finally:
+            trials = write_trial_table(run.run_dir, run.seeds)
+        return trials
     for number, search_seed in enumerate(run.seeds, start=1):
         if verbose:
             print(f"search {number}/{len(run.seeds)} (seed {search_seed}): "
@@ -96,6 +112,34 @@ def run_searches(run, config, verbose=1, callbacks=()):
             # Keep the table current even when a search stops early or is interrupted.
             trials = write_trial_table(run.run_dir, run.seeds)
     return trials
+
+
+def _parallel_searches(train, validation, run_dir, seeds, config, verbose, callbacks, jobs):
+    """Run the searches ``jobs`` at a time in worker processes (spawned: TensorFlow does not survive a fork)."""
+    workers = min(jobs, len(seeds))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if verbose:
+        print(f"{len(seeds)} searches, {workers} at a time ({threads} thread(s) each): "
+              + ", ".join(str(run_dir / search_dir_name(s)) for s in seeds))
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads,
+                                                initargs=(threads,)) as pool:
+        futures = [pool.submit(_search_in_worker, train, validation, run_dir, search_seed, config, verbose,
+                               callbacks) for search_seed in seeds]
+        for future in futures:
+            future.result()
+
+
+def _limit_threads(threads):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _search_in_worker(*args):
+    train, validation, run_dir, seed, config, verbose, callbacks = args
+    run_search(train, validation, run_dir, seed, config, verbose=verbose, callbacks=callbacks)
 
 
 def _data_file(data, run_dir):

@@ -50,6 +50,9 @@ def _register_tune(subparsers):
     parser.add_argument("--top-k", type=_positive_int, help="models to retrain and export")
     parser.add_argument("--epochs", type=_positive_int, help="maximum epochs per trial")
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and the searches (default 0)")
+    parser.add_argument("--jobs", type=_positive_int, default=1,
+                        help="searches run at once in separate processes (default 1; the results do not "
+                             "depend on it; 2 uses both cores of a 2-core machine)")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
     parser.set_defaults(func=_tune)
 
@@ -61,7 +64,8 @@ def _tune(args):
     from committor_keras.study._tune import tune
 
     result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
-                  top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+                  top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1,
+                  jobs=args.jobs)
     if args.quiet:
         print(result.summary.to_string(index=False))
     return 0

@@ -28,7 +28,7 @@ class TuneResult(typing.NamedTuple):
 
 
 def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
-         patience=None, verbose=1, callbacks=(), top_k_callbacks=()):
+         patience=None, verbose=1, callbacks=(), top_k_callbacks=(), jobs=1):
     """Tune committor networks with several seeded Bayesian searches and retrain the best k.
 
     Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
@@ -50,6 +50,8 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         verbose: 0 silent, 1 a summary per trial and the final table, 2 also per-epoch lines.
         callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
         top_k_callbacks: extra Keras callbacks for every top-k retraining.
+        jobs: searches run at once in separate processes (see
+            :func:`committor_keras.search.run_searches`); the results do not depend on it.
 
     Returns:
         TuneResult.
@@ -62,7 +64,7 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
                                                  epochs=epochs, patience=patience)
     run = prepare_run(data, out_dir, config, seed)
     run_dir, split = run.run_dir, run.split
-    trials = run_searches(run, config, verbose=verbose, callbacks=callbacks)
+    trials = run_searches(run, config, verbose=verbose, callbacks=callbacks, jobs=jobs)
     if verbose:
         print(f"retraining the best {config.search.top_k} of {len(trials)} trials; exporting to {run_dir / 'top'}")
 
