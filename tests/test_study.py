@@ -4,6 +4,7 @@ whole (tiny) study that is interrupted and resumed."""
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,18 @@ def test_defaults_and_overrides():
 def test_invalid_settings_name_the_key(table, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         StudyConfig.from_dict({"study": table}, source="s.toml")
+
+
+def test_configurations_validate_without_tensorflow():
+    probe = subprocess.run([sys.executable, "-c", "import sys; from committor_keras.study._config import "
+                            f"load_study_config; load_study_config({str(ROOT / 'configs' / 'study.toml')!r}); "
+                            "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["False", "False"], probe.stderr
+    pytest.importorskip("tensorflow")
+    from committor_keras.model import LOSS_NAMES, LOSSES
+
+    assert tuple(LOSSES) == LOSS_NAMES
 
 
 def test_study_command_reports_a_config_error_in_one_line(tmp_path):
@@ -202,6 +215,10 @@ def test_an_interrupted_study_resumes_without_redoing_stages_and_matches_an_unin
     assert sorted(p.stem for p in (run / "stages").glob("*.json")) == ["baselines", "repeats", "searches"]
     before = _snapshot(run)
     monkeypatch.undo()
+    tables = tomllib.loads(TINY.read_text())
+    changed = StudyConfig.from_dict({**tables, "study": {**tables["study"], "repeats": 3}})
+    with pytest.raises(ConfigError, match="study.repeats"):
+        run_study(data, run, config=changed, seed=0)
     capsys.readouterr()
     result = run_study(data, run, config=TINY, seed=0)
     lines = capsys.readouterr().out.splitlines()

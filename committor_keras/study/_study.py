@@ -19,6 +19,7 @@ from scipy.special import expit
 from committor_keras._errors import ConfigError
 from committor_keras._provenance import atomic_directory, atomic_path, derive_seed, write_json_atomic
 from committor_keras.study._config import load_study_config
+from committor_keras.validate import evaluate, scalar_metrics
 
 STAGES = ("searches", "repeats", "baselines", "cv", "ensemble", "explain", "validation", "report")
 STAGE_DIR = "stages"
@@ -87,6 +88,7 @@ def run_study(data, out_dir, config=None, seed=0, verbose=1):
     if key and key not in data.extras:
         raise ConfigError(f"{config.source}: key 'study.group_folds_by': the data have no extras[{key!r}] "
                           f"(they have {sorted(data.extras) or 'none'}); leave it empty or name one of those")
+    _check_same_study(Path(out_dir), config)
     run = prepare_run(data, out_dir, config.search, seed, record={"study": config.study.to_dict(),
                                                                   "study_source": config.source})
     study = _Study(run, config, seed, verbose)
@@ -184,7 +186,7 @@ class _Study:
                         trained, result = None, {"seed": model_seed, "diverged": str(error)}
                     else:
                         result = {"seed": model_seed, "best_epoch": trained.fit.best_epoch,
-                                  "validation": _scalars(trained.validation), "test": _scalars(trained.test),
+                                  "validation": scalar_metrics(trained.validation), "test": scalar_metrics(trained.test),
                                   "history": trained.fit.history.history}
                     with atomic_directory(directory) as tmp:
                         if trained is not None:
@@ -219,7 +221,7 @@ class _Study:
 
     def _cv(self):
         from committor_keras.data import kfold_indices, labels
-        from committor_keras.model import DivergedError, evaluate, predict_logits, resolve_hparams
+        from committor_keras.model import DivergedError, predict_logits, resolve_hparams
         from committor_keras.search import trial_hparams
         from committor_keras.study._retrain import train_candidate
         from committor_keras.validate import baseline_table
@@ -262,7 +264,7 @@ class _Study:
                     [oof[f"candidate {m}"][test] for m in members], axis=0)
             for model, logits in oof.items():
                 if np.isfinite(logits[test]).all():
-                    metrics = _scalars(evaluate(None, None, *parts["test"][1:], logits=logits[test]))
+                    metrics = scalar_metrics(evaluate(None, None, *parts["test"][1:], logits=logits[test]))
                 else:
                     metrics = dict.fromkeys(("kl_per_shot", "cross_entropy_per_shot", "rmse", "calibration_error"),
                                             np.nan)
@@ -280,7 +282,6 @@ class _Study:
                      **{name.replace(" ", "_"): logits for name, logits in oof.items()})
 
     def _ensemble(self):
-        from committor_keras.model import evaluate
         from committor_keras.study._ensemble import ensemble_model, export_ensemble
 
         final = self._final()
@@ -292,8 +293,8 @@ class _Study:
         models = [self._model(path) for path in paths]
         ensemble = ensemble_model(models)
         parts = self._parts()
-        metrics = {"validation": _scalars(evaluate(ensemble, *parts["validation"])),
-                   "test": _scalars(evaluate(ensemble, *parts["test"]))}
+        metrics = {"validation": scalar_metrics(evaluate(ensemble, *parts["validation"])),
+                   "test": scalar_metrics(evaluate(ensemble, *parts["test"]))}
         split_sizes = {name: len(getattr(self.split, name)) for name in ("train", "validation", "test")}
         export_ensemble(models, self.dir / ENSEMBLE_DIR, self.data, train_indices=self.split.train,
                         split_sizes=split_sizes, metrics=metrics, seed=self.seed,
@@ -311,7 +312,10 @@ class _Study:
             rng = np.random.default_rng(derive_seed(self.seed, "explain-points"))
             test = np.sort(rng.choice(test, self.settings.explain_points, replace=False))
         points = self.data.subset(test)
-        views = {"raw": "feature", "bond": "bond"}
+        bonds = group_by_central_bond(self.data)
+        raw = {name: [self.data.feature_names[i] for i in columns] for name, columns in self.data.groups()}
+        # Without torsions the bond view repeats the raw one: explain it once.
+        views = {"raw": "feature", "bond": "bond"} if _partition(bonds) != _partition(raw) else {"raw": "feature"}
         frames = []
         for _, candidate in self._final().iterrows():
             model = self._model(self.dir / candidate["model"])
@@ -325,7 +329,7 @@ class _Study:
                                                method=method))
         importances = pd.concat(frames, ignore_index=True)
         self._csv(f"{XAI_DIR}/importances.csv", importances)
-        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, group_by_central_bond(self.data)))
+        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, bonds))
         self._csv(f"{XAI_DIR}/spearman.csv", pairwise_spearman(importances))
 
     def _validation(self):
@@ -349,6 +353,23 @@ class _Study:
         from committor_keras.study._report import write_report
 
         write_report(self.dir, self.data, self.config, self.seed)
+
+
+def _check_same_study(run_dir, config):
+    """Refuse to resume a study whose finished stages were made with other settings (they would be kept)."""
+    from committor_keras.search._tune import RUN_JSON
+
+    path = run_dir / RUN_JSON
+    if not path.is_file() or not any((run_dir / STAGE_DIR).glob("*.json")):
+        return
+    before = json.loads(path.read_text()).get("config", {})
+    now = config.to_dict()
+    for table in ("search", "study"):
+        for key, value in now[table].items():
+            if before.get(table, {}).get(key) != value:
+                raise ConfigError(f"{path}: key '{table}.{key}': {before.get(table, {}).get(key)!r} in this study, "
+                                  f"{value!r} now; finished stages would keep the old setting: use a new --out "
+                                  "directory (or the original settings to resume)")
 
 
 def distinct_candidates(trials, count):
@@ -476,6 +497,10 @@ def pairwise_spearman(importances):
     return pd.DataFrame(rows, columns=["method", "view", "model_a", "model_b", "spearman"])
 
 
+def _partition(grouping):
+    return {frozenset(members) for members in grouping.values()}
+
+
 def _fold_of(folds, n):
     fold = np.full(n, -1)
     for f, members in enumerate(folds):
@@ -486,9 +511,4 @@ def _fold_of(folds, n):
 def _w(data, indices):
     return None if data.weights is None else data.weights[indices]
 
-
-def _scalars(metrics):
-    from committor_keras.model import scalar_metrics
-
-    return scalar_metrics(metrics)
 
