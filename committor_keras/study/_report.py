@@ -45,6 +45,7 @@ def write_report(run_dir, data, config, seed):
     lines += _searches(trials, figures)
     lines += _candidates(candidates, floor, run_dir, figures)
     lines += _cross_validation(cv, config)
+    lines += _ablations(run_dir, floor)
     lines += _ensemble(run_dir, floor)
     lines += _baselines(baselines, floor)
     lines += _explanations(run_dir, figures)
@@ -179,7 +180,7 @@ def _cross_validation(cv, config):
 
 
 def _verdicts(cv):
-    networks = cv[cv["kind"] != "baseline"].sort_values("kl_per_shot_mean")
+    networks = cv[cv["kind"].isin(["network", "ensemble"])].sort_values("kl_per_shot_mean")
     logistic = cv[cv["model"] == "baseline: all"]
     lines = []
     if len(networks):
@@ -197,6 +198,27 @@ def _verdicts(cv):
         lines.append(f"- Multimodality: {len(architectures)} distinct architecture(s) within noise of the best "
                      f"network: {', '.join(f'`{a}`' for a in architectures) or 'none'}.")
     return [*lines, ""]
+
+
+def _ablations(run_dir, floor):
+    from committor_keras.study import _study as s
+
+    path = run_dir / s.ABLATION_CSV
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if table.empty:
+        return []
+    f = floor["mean"]
+    shown = pd.DataFrame({
+        "feature": table["feature"], "model": table["family"],
+        "KL with": table["with"].map(_fmt), "KL without": table["without"].map(_fmt),
+        "difference ± SE": [f"{_fmt(m)} ± {_fmt(e)}" for m, e in zip(table["difference_mean"], table["difference_se"])],
+        "difference x floor": [_x(m, f) for m in table["difference_mean"]],
+        "paired t-test p": table["p_value"].map(lambda v: _fmt(v, 3)),
+    })
+    return ["## What a feature adds to prediction", "",
+            "The best network (same hyperparameters and seeds) and the all-feature logistic regression, "
+            "cross-validated with and without the feature on the same folds; difference = KL without - KL "
+            "with, per fold, then averaged (positive: the feature helps).", "", *_table(shown)]
 
 
 def _ensemble(run_dir, floor):

@@ -9,6 +9,7 @@ trial and the model). Later stages read what earlier ones wrote, never their in-
 import dataclasses
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ CANDIDATES_CSV = "candidates.csv"
 CV_CSV = "cv.csv"
 CV_SUMMARY_CSV = "cv_summary.csv"
 CV_PREDICTIONS = "cv_predictions.npz"
+ABLATION_CSV = "ablation.csv"
 BASELINES_CSV = "baselines.csv"
 NOISE_FLOOR_JSON = "noise_floor.json"
 ENSEMBLE_DIR = "ensemble"
@@ -88,6 +90,8 @@ def run_study(data, out_dir, config=None, seed=0, verbose=1):
     if key and key not in data.extras:
         raise ConfigError(f"{config.source}: key 'study.group_folds_by': the data have no extras[{key!r}] "
                           f"(they have {sorted(data.extras) or 'none'}); leave it empty or name one of those")
+    for name in config.study.ablations:
+        kept_columns(data, name)  # a misspelt feature fails now, not after the searches
     _check_same_study(Path(out_dir), config)
     run = prepare_run(data, out_dir, config.search, seed, record={"study": config.study.to_dict(),
                                                                   "study_source": config.source})
@@ -224,27 +228,36 @@ class _Study:
         from committor_keras.model import DivergedError, predict_logits, resolve_hparams
         from committor_keras.search import trial_hparams
         from committor_keras.study._retrain import train_candidate
-        from committor_keras.validate import baseline_table
+        from committor_keras.validate import baseline_table, default_baseline_subsets
 
         folds = [test for _, test in kfold_indices(self.data, k=self.settings.folds, seed=self.seed,
                                                    groups=self.settings.group_folds_by or None)]
         final = self._final()
         y, rows = labels(self.data), []
-        oof = {f"candidate {name}": np.full(len(self.data), np.nan) for name in final["candidate"]}
-        fold_dir = self.dir / "cv"
+        best = final.iloc[0]
+        # (model, candidate row, feature columns or None for all); ablations retrain the best without a feature.
+        jobs = [(f"candidate {row['candidate']}", row, None) for _, row in final.iterrows()]
+        jobs += [(f"candidate {best['candidate']} without {name}", best, kept_columns(self.data, name))
+                 for name in self.settings.ablations]
+        oof = {model: np.full(len(self.data), np.nan) for model, _, _ in jobs}
+        subsets = {**default_baseline_subsets(self.data), **{
+            f"all without {name}": [group for group, _ in self.data.groups() if group != name]
+            for name in self.settings.ablations}}
         for f, test in enumerate(folds):
             validation = folds[(f + 1) % len(folds)]
             train = np.concatenate([folds[g] for g in range(len(folds)) if g not in (f, (f + 1) % len(folds))])
-            parts = {name: (self.data.features[idx], y[idx], _w(self.data, idx))
-                     for name, idx in (("train", train), ("validation", validation), ("test", test))}
             # Baselines first: the floor of a fold is that of the best baseline's committor taken as the truth.
-            baselines = baseline_table(self.data, np.concatenate([train, validation]), test, random_state=self.seed)
+            baselines = baseline_table(self.data, np.concatenate([train, validation]), test, subsets=subsets,
+                                       random_state=self.seed)
             floor = baselines.attrs["noise_floor"]
-            for _, candidate in final.iterrows():
-                name = candidate["candidate"]
-                result_file = fold_dir / f"candidate-{name}" / f"fold-{f}.npz"
+            for model, candidate, columns in jobs:
+                result_file = self.dir / "cv" / _slug(model) / f"fold-{f}.npz"
                 if not result_file.is_file():
-                    hparams = resolve_hparams(trial_hparams(candidate), source=f"candidate {name}")
+                    features = self.data.features if columns is None else self.data.features[:, columns]
+                    parts = {name: (features[idx], y[idx], _w(self.data, idx))
+                             for name, idx in (("train", train), ("validation", validation), ("test", test))}
+                    hparams = resolve_hparams(trial_hparams(candidate), source=model)
+                    # The same seed with and without a feature: the pair differs by the feature only.
                     model_seed = derive_seed(self.seed, "cv", int(candidate["search_seed"]),
                                              str(candidate["trial_id"]), f)
                     try:
@@ -254,32 +267,33 @@ class _Study:
                         logits = np.full(len(test), np.nan)
                     with atomic_path(result_file) as tmp, open(tmp, "wb") as handle:
                         np.savez(handle, logits=logits)
-                    self._say(f"    fold {f + 1}/{len(folds)} candidate {name}")
+                    self._say(f"    fold {f + 1}/{len(folds)}: {model}")
                 with np.load(result_file) as stored:
-                    logits = stored["logits"]
-                oof[f"candidate {name}"][test] = logits
+                    oof[model][test] = stored["logits"]
             members = list(final["candidate"][:self.settings.ensemble]) if self.settings.ensemble > 1 else []
             if members:
                 oof.setdefault("ensemble", np.full(len(self.data), np.nan))[test] = np.mean(
                     [oof[f"candidate {m}"][test] for m in members], axis=0)
             for model, logits in oof.items():
                 if np.isfinite(logits[test]).all():
-                    metrics = scalar_metrics(evaluate(None, None, *parts["test"][1:], logits=logits[test]))
+                    metrics = scalar_metrics(evaluate(None, None, y[test], _w(self.data, test), logits=logits[test]))
                 else:
                     metrics = dict.fromkeys(("kl_per_shot", "cross_entropy_per_shot", "rmse", "calibration_error"),
                                             np.nan)
-                rows.append({"model": model, "kind": "ensemble" if model == "ensemble" else "network", "fold": f,
-                             **metrics, "noise_floor": floor["mean"]})
+                kind = "ensemble" if model == "ensemble" else "ablation" if " without " in model else "network"
+                rows.append({"model": model, "kind": kind, "fold": f, **metrics, "noise_floor": floor["mean"]})
             for _, row in baselines.iterrows():
-                rows.append({"model": f"baseline: {row['baseline']}", "kind": "baseline", "fold": f,
+                kind = "ablation" if " without " in row["baseline"] else "baseline"
+                rows.append({"model": f"baseline: {row['baseline']}", "kind": kind, "fold": f,
                              "kl_per_shot": row["kl_per_shot"], "cross_entropy_per_shot": row["cross_entropy_per_shot"],
                              "rmse": row["rmse"], "noise_floor": floor["mean"]})
         cv = pd.DataFrame(rows)
         self._csv(CV_CSV, cv)
         self._csv(CV_SUMMARY_CSV, summarise_cv(cv, final))
+        self._csv(ABLATION_CSV, paired_differences(cv, f"candidate {best['candidate']}", self.settings.ablations))
         with atomic_path(self.dir / CV_PREDICTIONS) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, fold=_fold_of(folds, len(self.data)),
-                     **{name.replace(" ", "_"): logits for name, logits in oof.items()})
+                     **{_slug(name): logits for name, logits in oof.items()})
 
     def _ensemble(self):
         from committor_keras.study._ensemble import ensemble_model, export_ensemble
@@ -428,11 +442,13 @@ def summarise_repeats(repeats, final):
     table = table.sort_values(["val_kl_per_shot_mean", "candidate"], kind="stable", na_position="last")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table["within_noise"] = within_noise(table["val_kl_per_shot_mean"], table["val_kl_per_shot_se"])
-    table["final"] = table["rank"] <= final
+    table["final"] = (table["rank"] <= final) & (table["repeats"] > 0)
     hp = first[[c for c in first.columns if str(c).startswith("hp_")]]
-    model = repeats[repeats["repeat"] == repeats.groupby("candidate")["repeat"].transform("min")]
+    # The model a candidate stands for (ensemble member, explained, validated): its first repeat that trained.
+    model = repeats[~repeats["diverged"]].groupby("candidate", sort=False)["model"].first()
     table = table.merge(hp, left_on="candidate", right_index=True)
-    return table.merge(model[["candidate", "model"]], on="candidate").reset_index(drop=True)
+    table["model"] = table["candidate"].map(model).fillna("")
+    return table.reset_index(drop=True)
 
 
 def summarise_cv(cv, final):
@@ -449,11 +465,64 @@ def summarise_cv(cv, final):
     table = pd.DataFrame(rows).sort_values("kl_per_shot_mean", kind="stable").reset_index(drop=True)
     architectures = dict(zip("candidate " + final["candidate"], final["architecture"]))
     table["architecture"] = table["model"].map(architectures).fillna("")
-    networks = table["kind"] != "baseline"
+    networks = table["kind"].isin(["network", "ensemble"])
     table["within_noise"] = False
     table.loc[networks, "within_noise"] = within_noise(table.loc[networks, "kl_per_shot_mean"],
                                                        table.loc[networks, "kl_per_shot_se"])
     return table
+
+
+def kept_columns(data, name):
+    """Column indices of ``data`` without the feature group ``name`` (an ungrouped feature is its own group).
+
+    Raises:
+        ConfigError: ``name`` is not a feature group of ``data``.
+    """
+    groups = dict(data.groups())
+    if name not in groups:
+        raise ConfigError(f"key 'study.ablations': {name!r} is not a feature group of {data.source}; give one of "
+                          f"{', '.join(groups)}")
+    return [column for column in range(data.n_features) if column not in set(groups[name])]
+
+
+def paired_differences(cv, reference, ablations):
+    """What each ablated feature adds: the paired per-fold KL difference without minus with it.
+
+    For the best network (``reference``) and for the all-feature logistic baseline: the mean difference over
+    folds, its standard error and the paired t-test's two-sided p-value (a positive difference means the
+    feature helps).
+
+    Args:
+        cv: the per-fold table (``cv.csv``).
+        reference: the network the ablations retrained (``"candidate NN"``).
+        ablations: the dropped feature (group) names.
+
+    Returns:
+        DataFrame, one row per (feature, model family).
+    """
+    from scipy.stats import ttest_rel
+
+    by_model = cv.pivot_table(index="fold", columns="model", values=_KL)
+    rows = []
+    for name in ablations:
+        for family, with_it, without in (("network", reference, f"{reference} without {name}"),
+                                         ("logistic", "baseline: all", f"baseline: all without {name}")):
+            if with_it not in by_model or without not in by_model:
+                continue
+            difference = (by_model[without] - by_model[with_it]).dropna()
+            test = ttest_rel(by_model.loc[difference.index, without], by_model.loc[difference.index, with_it]) \
+                if len(difference) > 1 else None
+            rows.append({"feature": name, "family": family, "with": by_model[with_it].mean(),
+                         "without": by_model[without].mean(), "difference_mean": difference.mean(),
+                         "difference_se": difference.std() / np.sqrt(max(1, len(difference))),
+                         "folds": len(difference), "p_value": np.nan if test is None else float(test.pvalue)})
+    return pd.DataFrame(rows, columns=["feature", "family", "with", "without", "difference_mean", "difference_se",
+                                       "folds", "p_value"])
+
+
+def _slug(text):
+    """A directory name for a model label (``candidate 01 without ESP(H18)`` -> ``candidate-01-without-ESP-H18``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
 def alias_ranks(importances, data, bond_grouping):
