@@ -101,3 +101,29 @@ def test_bond_group_attribution_is_the_sum_of_its_torsions():
     columns = [index[n] for n in group_by_central_bond(data)["N7-C9"]]
     position = bond.points.group_names.index("N7-C9")
     np.testing.assert_allclose(bond.grouped_values()[:, position], raw.values[:, columns].sum(axis=1))
+
+
+def test_grouping_an_explain_set():
+    data = load(VACUUM).subset(np.arange(10))
+    points = explain_set(data)
+    regrouped = explain_set(points, **grouping_options("bond", points))
+    assert len(regrouped.groups) == 11 and regrouped.label("N7-C9") == "N7-C9 (phi)"
+    custom = explain_set(points, **grouping_options({"backbone": ["sin(C5-N7-C9-C15)", "cos(C5-N7-C9-C15)",
+                                                                  "sin(N7-C9-C15-N17)", "cos(N7-C9-C15-N17)"]},
+                                                    points))
+    assert len(custom.groups) == 44 and dict(custom.groups)["O6-C5-N7-C9"] == points.groups[9][1]
+
+
+def test_scatter_draws_a_bond_group_against_its_aliased_torsion():
+    from committor_keras.explain._figures import _group_axis
+
+    data = load(VACUUM).subset(np.arange(20))
+    points = explain_set(data, **grouping_options("bond", data))
+    index = {name: i for i, name in enumerate(data.feature_names)}
+    x, label = _group_axis(points, dict(points.groups)["N7-C9"], points.label("N7-C9"))
+    phi = np.degrees(np.arctan2(data.features[:, index["sin(C5-N7-C9-C15)"]],
+                                data.features[:, index["cos(C5-N7-C9-C15)"]]))
+    assert label == "phi (degrees)"
+    np.testing.assert_allclose(x, phi, atol=1e-4)
+    _, label = _group_axis(points, dict(points.groups)["C2-C5"], "C2-C5")
+    assert label == "H1-C2-C5-O6 (degrees)"

@@ -236,7 +236,7 @@ def test_baseline_table_on_the_vacuum_set_orders_the_subsets():
     assert kl["constant"] > kl["phi"] > kl["phi+theta"] > kl["phi+psi+theta"] > kl["all"] > 0
     assert table.attrs["noise_floor"]["q"] == "baseline all"
     assert (table["kl_x_floor"] > 1).all()
-    with pytest.raises(DataError, match="unknown feature group"):
+    with pytest.raises(DataError, match="unknown feature group or feature .nope."):
         baseline_table(data, split.train, split.test, subsets={"bad": ["nope"]})
 
 
@@ -307,3 +307,51 @@ def test_validate_predictions_rejects_wrong_length():
     data = CommittorData(np.zeros((3, 1)), ["x"], n_a=[1.0, 2.0, 0.0], n_b=[1.0, 0.0, 2.0])
     with pytest.raises(DataError, match="2 predictions for 3 points"):
         validate_predictions(np.array([0.1, 0.2]), data)
+
+
+# --- figures -----------------------------------------------------------------------------------------------------
+
+def _trials():
+    rows = []
+    for seed in (0, 1):
+        for trial in range(6):
+            depth = 1 + trial % 3
+            rows.append({"search_seed": seed, "trial_id": str(trial), "status": "COMPLETED",
+                         "val_kl_per_shot": 0.01 + 0.002 * trial + 0.001 * seed, "hp_hidden_layers": depth,
+                         **{f"hp_units_{i}": (32 * (i + 1) if i < depth else np.nan) for i in range(3)},
+                         "hp_activation": ("relu", "tanh", "swish")[trial % 3],
+                         "hp_learning_rate": 10 ** (-3 + trial / 6)})
+    rows.append({**rows[0], "trial_id": "9", "status": "FAILED", "val_kl_per_shot": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_figures_fit_the_page_width(tmp_path):
+    from committor_keras.validate import (
+        plot_importance_heatmap, plot_landscape, plot_parity, plot_q_histogram, plot_reliability,
+        plot_training_curves, save_figure,
+    )
+
+    data = make_synthetic(300, n_relevant=2, n_decoys=0, shots_per_point=20, seed=17)
+    q = data.extras["q_true"]
+    table = parity_table(q, data.n_a, data.n_b)
+    history = {"kl_per_shot": [0.3, 0.1, 0.05, 0.04], "val_kl_per_shot": [0.35, 0.12, 0.07, 0.08]}
+    ranks = pd.DataFrame(np.argsort(np.random.default_rng(0).random((10, 45)), axis=1) + 1.0,
+                         index=[f"{i:02d}" for i in range(1, 11)], columns=[f"group {j}" for j in range(45)])
+    figures = {
+        "parity": plot_parity(q, data.n_a, data.n_b, table=table),
+        "reliability": plot_reliability(table, brier=0.1),
+        "histogram": plot_q_histogram(q_histogram(q, data.p_b)),
+        "curves": plot_training_curves({f"model {i}": history for i in range(10)}),
+        "landscape": plot_landscape(_trials()),
+        "ranks": plot_importance_heatmap(ranks, top=15),
+        "shares": plot_importance_heatmap(ranks.rdiv(1.0).div(ranks.rdiv(1.0).sum(axis=1), axis=0)),
+    }
+    for name, figure in figures.items():
+        save_figure(figure, tmp_path / f"{name}.png")
+        width, height = _png_size(tmp_path / f"{name}.png")
+        assert 300 < width <= 1000 and height <= 1000, name
+    # the heatmap keeps the top 15 of 45 groups as rows, models as columns
+    axes = figures["ranks"].axes[0]
+    assert len(axes.get_yticklabels()) == 15 and len(axes.get_xticklabels()) == 10
+    # the landscape leaves the failed trial out
+    assert "12 completed trials" in figures["landscape"]._suptitle.get_text()

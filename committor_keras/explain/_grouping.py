@@ -59,9 +59,10 @@ def group_by_central_bond(data):
     return groups
 
 
-def _bond_aliases(groups, metadata):
+def _bond_aliases(groups, data):
     """``N7-C9 (phi)``: a bond group's label names the aliased torsions it holds (phi, psi, theta)."""
-    aliases = (metadata or {}).get("feature_aliases") or {}
+    # A CommittorData keeps its aliases in metadata, an ExplainSet in .aliases.
+    aliases = getattr(data, "aliases", None) or (getattr(data, "metadata", None) or {}).get("feature_aliases") or {}
     labels = {}
     for group, members in groups.items():
         torsion_names = {_TORSION.match(m).group(1) for m in members if _TORSION.match(m)}
@@ -93,7 +94,7 @@ def grouping_options(grouping, data):
         return {}
     if grouping == "bond":
         groups = group_by_central_bond(data)
-        return {"groups": groups, "aliases": _bond_aliases(groups, getattr(data, "metadata", None))}
+        return {"groups": groups, "aliases": _bond_aliases(groups, data)}
     if not isinstance(grouping, (str, os.PathLike)):
         raise ConfigError(f"grouping {grouping!r}: use 'feature', 'bond', a mapping or a JSON file")
     path = Path(grouping)
@@ -110,11 +111,12 @@ def grouping_options(grouping, data):
 
 def _with_data_groups(mapping, data):
     """A user's groups, plus the data's own groups (sin/cos pairs) among the features the user left out."""
-    if not hasattr(data, "groups"):
+    own = getattr(data, "groups", None)         # CommittorData.groups() or an ExplainSet's groups tuple
+    if own is None:
         return mapping
     covered = {member for members in mapping.values() for member in members}
     merged = dict(mapping)
-    for name, columns in data.groups():
+    for name, columns in (own() if callable(own) else own):
         members = [data.feature_names[c] for c in columns]
         if name not in merged and not covered.intersection(members):
             merged[name] = members

@@ -76,9 +76,14 @@ def explain_set(data, *, indices=None, feature_names=None, groups=None, aliases=
         sample_weight: optional (N,) weights for an array input.
 
     Returns:
-        An ``ExplainSet`` (an ``ExplainSet`` passed in is returned as it is, restricted to ``indices``).
+        An ``ExplainSet`` (an ``ExplainSet`` passed in is returned as it is, regrouped by ``groups`` and
+        ``aliases`` when given and restricted to ``indices``).
     """
     if isinstance(data, ExplainSet):
+        if groups is not None or aliases:
+            data = dataclasses.replace(
+                data, groups=data.groups if groups is None else _resolve_groups(groups, data.feature_names),
+                aliases={**data.aliases, **(aliases or {})})
         return data if indices is None else data.subset(np.asarray(indices))
     if hasattr(data, "features"):
         features = np.asarray(data.features)

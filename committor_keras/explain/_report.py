@@ -1,9 +1,10 @@
 """Cross-model report: explain every top-k model of one or more runs and compare their importances.
 
-For each method the report holds a models x feature-groups heatmap of importance shares, the ranks, the
-pairwise Spearman and Kendall rank correlations between the models' importance vectors, and the groups in
-every model's top five; across methods, the rank correlation of each model's importances (IG vs permutation
-vs SHAP). Everything is written into a temporary directory that then replaces ``RUN/xai/`` in one rename.
+For each method the report holds a heatmap of the top feature groups' importance shares across models (all
+groups are in the tables), the ranks, the pairwise Spearman and Kendall rank correlations between the models'
+importance vectors, and the groups in every model's top five; across methods, the rank correlation of each
+model's importances (IG vs permutation vs SHAP). Everything is written into a temporary directory that then
+replaces ``RUN/xai/`` in one rename.
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ import pandas as pd
 from committor_keras._errors import ConfigError
 from committor_keras._provenance import atomic_directory, library_versions, write_json_atomic, write_text_atomic
 
-from ._figures import heatmap
+from ._figures import heatmap, plot_importance_heatmap, save_figure
 from ._forward import committor
 from ._grouping import grouping_name, grouping_options
 from ._inputs import explain_set
@@ -36,6 +37,7 @@ _MEANING = {
     "shap": "mean |SHAP value| of the {output} (Permutation explainer)",
 }
 REPORT_DIR = "xai"
+_HEATMAP_TOP = 15      # groups drawn in the importance heatmap (all of them are in the tables)
 
 
 @dataclasses.dataclass
@@ -205,8 +207,9 @@ def _write_files(report, out, sources, settings, figures):
                              "models_with_it_in_top": int((ranks[label] <= settings["top"]).sum()),
                              "models": len(ranks), "in_every_top": label in report.consensus[method]})
         if figures:
-            heatmap(shares, out / f"heatmap_{method}.png", f"{_TITLES[method]}: share of importance",
-                    "share of the model's total importance")
+            save_figure(plot_importance_heatmap(shares, top=_HEATMAP_TOP, kind="share",
+                                                title=f"{_TITLES[method]}: share of importance"),
+                        out / f"heatmap_{method}.png")
             heatmap(report.correlations[method, "spearman"], out / f"spearman_{method}.png",
                     f"{_TITLES[method]}: Spearman rank correlation between models", "Spearman rho", center=0.0,
                     limits=(-1.0, 1.0))

@@ -22,13 +22,13 @@ _EXPORTS = {
     "q_histogram": "._calibration",
     "validate_predictions": "._report",
     "write_validation": "._report",
-    "plot_importance_heatmap": "._figures",
+    "plot_importance_heatmap": "committor_keras.explain._figures",
     "plot_landscape": "._figures",
     "plot_parity": "._figures",
     "plot_q_histogram": "._figures",
     "plot_reliability": "._figures",
     "plot_training_curves": "._figures",
-    "save_figure": "._figures",
+    "save_figure": "committor_keras.explain._figures",
 }
 
 __all__ = sorted(_EXPORTS)

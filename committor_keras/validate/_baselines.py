@@ -109,21 +109,22 @@ def default_baseline_subsets(data):
 
 
 def subset_columns(data, groups):
-    """Column indices of feature groups (``None``: every column).
+    """Column indices of feature groups or single features (``None``: every column), without repeats.
 
     Raises:
         DataError: a name is neither a group nor a feature of ``data``.
     """
     if groups is None:
         return list(range(data.features.shape[1]))
-    known = dict(data.groups())
+    known = {name: i for i, name in enumerate(data.feature_names)}
+    known = {**{name: [column] for name, column in known.items()}, **dict(data.groups())}
     columns = []
     for name in groups:
         if name not in known:
-            raise DataError(data.source, "feature_groups", f"unknown feature group '{name}' in a baseline "
-                                                           f"subset; known groups: {', '.join(known)}")
+            raise DataError(data.source, "feature_groups", f"unknown feature group or feature '{name}' in a "
+                                                           f"baseline subset; known groups: {', '.join(known)}")
         columns += list(known[name])
-    return columns
+    return list(dict.fromkeys(columns))
 
 
 def baseline_table(data, train_idx, eval_idx, subsets=None, random_state=0, floor=None, C=1e4):
@@ -133,8 +134,8 @@ def baseline_table(data, train_idx, eval_idx, subsets=None, random_state=0, floo
         data: a CommittorData (its sample weights weight fitting and scores, as for the networks).
         train_idx: indices of the fitting points (the training split, or a fold's training part).
         eval_idx: indices of the scored points (the test split, or the fold).
-        subsets: name -> feature-group names (``[]`` constant, ``None`` all); default
-            :func:`default_baseline_subsets`.
+        subsets: name -> feature-group or feature names (``[]`` constant, ``None`` all), e.g. the members of
+            :func:`committor_keras.explain.group_by_central_bond` groups; default :func:`default_baseline_subsets`.
         random_state: passed to :class:`LogisticCommittor`.
         floor: noise floor of the evaluation points (a number or :func:`noise_floor`'s dict); default the
             floor of the best-scoring baseline's committor on ``eval_idx`` taken as the truth (200 repeats):

@@ -1,27 +1,21 @@
 """Validation figures, drawn on standalone matplotlib Figures (no pyplot state, no GUI backend).
 
-Every figure is at most 8.5 inches wide and saved at 110 dpi without tight cropping, so a PNG is at most
-935 pixels wide and reads at GitHub's page width.
+Every figure is at most ``MAX_WIDTH_IN`` (8.5) inches wide, in constrained layout, and
+``committor_keras.explain``'s ``save_figure`` writes it at 110 dpi: at most about 940 pixels wide, readable at
+GitHub's page width. The importance heatmap is shared with ``explain``'s report.
 """
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from committor_keras._provenance import atomic_path
+from committor_keras.explain._figures import MAX_WIDTH_IN
 from committor_keras.validate._calibration import STATES, clopper_pearson
 
-DPI = 110
-MAX_WIDTH_IN = 8.5
 _STATE_COLOURS = {"A": "#3b75af", "transition": "#9a9a9a", "B": "#c0392b"}
 OBJECTIVE = "val_kl_per_shot"
-
-
-def save_figure(figure, path, dpi=DPI):
-    """Write ``figure`` as a PNG atomically (its size in pixels is its size in inches times ``dpi``)."""
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi)
 
 
 def _figure(width, height):
@@ -33,6 +27,18 @@ def _diagonal(axes):
     axes.set_xlim(-0.02, 1.02)
     axes.set_ylim(-0.02, 1.02)
     axes.set_aspect("equal")
+
+
+def _log_axis(axes, which, values):
+    """Log scale with plain labels at 1, 2, 5 x 10^k when the values span more than a factor 3, else linear."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    axis = axes.xaxis if which == "x" else axes.yaxis
+    if len(values) and values.max() > 3 * values.min():
+        (axes.set_xscale if which == "x" else axes.set_yscale)("log")
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
 
 
 def _errorbar(axes, x, estimate, low, high, **kwargs):
@@ -169,7 +175,7 @@ def plot_training_curves(histories, metric="kl_per_shot", title="training curves
             axes.plot(epochs, validation, color=colour, linewidth=1.3, label=str(name))
             best = int(np.nanargmin(validation))
             axes.plot(epochs[best], validation[best], "o", color=colour, markersize=5)
-    axes.set_yscale("log")
+    _log_axis(axes, "y", [v for line in axes.get_lines() for v in line.get_ydata()])
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric.replace("_", " "))
     axes.set_title(f"{title} (solid: validation, dashed: training, dot: best epoch)", fontsize=10)
@@ -219,50 +225,16 @@ def plot_landscape(trials, objective=OBJECTIVE, title="hyperparameter landscape"
             if best is not None:
                 axes.plot(order.index(best[column]), best[objective], "*", color="black", markersize=12)
         else:
-            sns.scatterplot(data=frame, x=column, y=objective, hue="search", s=22, ax=axes, legend=False,
-                            palette="tab10")
-            axes.set_xscale("log")
+            sns.scatterplot(data=frame, x=column, y=objective, hue="search", s=22, ax=axes,
+                            legend=column == "width", palette="tab10")
+            _log_axis(axes, "x", frame[column])
             if best is not None:
                 axes.plot(best[column], best[objective], "*", color="black", markersize=12)
         axes.set_xlabel(label)
         axes.set_ylabel(objective.replace("_", " "))
-        axes.set_yscale("log")
+        _log_axis(axes, "y", frame[objective])
+    if grid[0, 1].get_legend() is not None:
+        grid[0, 1].legend(title="search", fontsize=7, title_fontsize=7, frameon=False, loc="best")
     figure.suptitle(f"{title}: {len(frame)} completed trials, {frame['search'].nunique()} search(es); "
                     "colour = search, star = best")
-    return figure
-
-
-def plot_importance_heatmap(table, top=15, kind=None, title="feature importance across models"):
-    """Readable heatmap of importances: the ``top`` features as rows, the models as columns, cells annotated.
-
-    Args:
-        table: models x features DataFrame of ranks (1 = most important) or of shares of importance (as
-            ``explain_run`` writes to ``ranks_<method>.csv`` / ``importance_<method>.csv``).
-        top: features kept, by mean rank (or mean share) over the models.
-        kind: ``"rank"`` or ``"share"``; default ``"rank"`` when every value is a whole number >= 1.
-        title: figure title.
-
-    Returns:
-        matplotlib Figure.
-    """
-    values = table.astype(float)
-    if kind is None:
-        finite = values.to_numpy()[np.isfinite(values.to_numpy())]
-        kind = "rank" if len(finite) and (finite >= 1).all() and np.allclose(finite, np.round(finite)) else "share"
-    order = values.mean(axis=0).sort_values(ascending=(kind == "rank")).index[:top]
-    shown = values[order].T
-    n_rows, n_columns = shown.shape
-    figure = _figure(2.6 + 0.55 * max(n_columns, 4), 1.3 + 0.32 * max(n_rows, 4))
-    axes = figure.subplots()
-    if kind == "rank":
-        sns.heatmap(shown, annot=n_columns <= 16, fmt=".0f", cmap="rocket", vmin=1, vmax=max(top, 2), ax=axes,
-                    cbar_kws={"label": "rank (1 = most important)"}, annot_kws={"fontsize": 7})
-    else:
-        sns.heatmap(shown * 100, annot=n_columns <= 16, fmt=".0f", cmap="rocket_r", vmin=0, ax=axes,
-                    cbar_kws={"label": "share of the model's importance (%)"}, annot_kws={"fontsize": 7})
-    axes.set_xlabel("model")
-    axes.set_ylabel("")
-    axes.tick_params(axis="y", labelsize=8)
-    axes.tick_params(axis="x", labelsize=8, rotation=90 if n_columns > 8 else 0)
-    axes.set_title(f"{title}\n(top {n_rows} of {values.shape[1]} by mean {kind})", fontsize=10)
     return figure

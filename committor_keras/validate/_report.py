@@ -86,8 +86,8 @@ def write_validation(result, out_dir, *, figures=True, title=None):
         result["q_histogram"].to_csv(staging / "q_histogram.csv", index=False)
         result["predictions"].to_csv(staging / "predictions.csv", index=False)
         if figures:
-            from committor_keras.validate._figures import plot_parity, plot_q_histogram, plot_reliability, \
-                save_figure
+            from committor_keras.explain._figures import save_figure
+            from committor_keras.validate._figures import plot_parity, plot_q_histogram, plot_reliability
 
             prefix = f"{title}: " if title else ""
             points = result["predictions"]
