@@ -76,6 +76,18 @@ def test_study_command_reports_a_config_error_in_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_settings_that_name_data_fail_before_any_work(tmp_path):
+    from committor_keras.data import make_synthetic
+    from committor_keras.study._study import run_study
+
+    data = make_synthetic(30, n_relevant=1, n_decoys=1, shots_per_point=5, seed=0)
+    for study, key in (({"group_folds_by": "channel"}, "study.group_folds_by"), ({"ablations": ["ESP(H18)"]},
+                                                                                 "study.ablations")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            run_study(data, tmp_path / "out", config={"study": study})
+        assert not (tmp_path / "out").exists()
+
+
 # -- statistics --------------------------------------------------------------------------------------------
 def test_within_noise_uses_the_wider_of_five_percent_and_two_standard_errors():
     from committor_keras.study._study import within_noise
