@@ -211,7 +211,8 @@ def _ablations(run_dir, floor):
     shown = pd.DataFrame({
         "feature": table["feature"], "model": table["family"],
         "KL with": table["with"].map(_fmt), "KL without": table["without"].map(_fmt),
-        "difference ± SE": [f"{_fmt(m)} ± {_fmt(e)}" for m, e in zip(table["difference_mean"], table["difference_se"])],
+        "difference ± SE": [f"{_fmt(m)} ± {_fmt(e)}"
+                            for m, e in zip(table["difference_mean"], table["difference_se"])],
         "difference x floor": [_x(m, f) for m in table["difference_mean"]],
         "paired t-test p": table["p_value"].map(lambda v: _fmt(v, 3)),
     })

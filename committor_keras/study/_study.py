@@ -190,8 +190,8 @@ class _Study:
                         trained, result = None, {"seed": model_seed, "diverged": str(error)}
                     else:
                         result = {"seed": model_seed, "best_epoch": trained.fit.best_epoch,
-                                  "validation": scalar_metrics(trained.validation), "test": scalar_metrics(trained.test),
-                                  "history": trained.fit.history.history}
+                                  "validation": scalar_metrics(trained.validation),
+                                  "test": scalar_metrics(trained.test), "history": trained.fit.history.history}
                     with atomic_directory(directory) as tmp:
                         if trained is not None:
                             trained.model.save(tmp / "model.keras")
