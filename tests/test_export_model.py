@@ -232,7 +232,7 @@ def _hidden_leftovers(directory):
 def test_interrupted_export_leaves_no_half_written_directory(exported, tmp_path, monkeypatch):
     data, model = exported["data"], exported["model"]
 
-    def crash(model, path):
+    def crash(model, path, **kwargs):
         path.mkdir(parents=True)
         (path / "saved_model.pb").write_bytes(b"half")
         raise KeyboardInterrupt

@@ -17,8 +17,9 @@ openmm = pytest.importorskip("openmm")
 
 from committor_keras._errors import ConfigError, DataError  # noqa: E402
 from committor_keras.md import _system  # noqa: E402
+from committor_keras._provenance import derive_seed  # noqa: E402
 from committor_keras.md._config import (  # noqa: E402
-    MDConfig, Window, derive_seed, load_config, save_config, vacuum_preset, water_preset)
+    MDConfig, Window, load_config, save_config, vacuum_preset, water_preset)
 from committor_keras.md._sampling import load_configurations  # noqa: E402
 from committor_keras.md._shooting import (  # noqa: E402
     Shooter, ShotTable, pending_batches, read_shots, shoot, shots_path)

@@ -4,6 +4,7 @@ whole (tiny) study that is interrupted and resumed."""
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ METHANE = ROOT.parent / "shared" / "external" / "methane_clathrate"
 
 
 # -- configuration ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["study.toml", "study-tiny.toml", "study-methane.toml"])
+@pytest.mark.parametrize("name", ["study.toml", "study-tiny.toml", "study-methane.toml", "study-water.toml"])
 def test_shipped_study_configs_are_valid(name):
     config = load_study_config(ROOT / "configs" / name)
     assert 1 < config.study.ensemble <= config.study.final <= config.study.candidates
@@ -45,10 +46,23 @@ def test_defaults_and_overrides():
     ({"final": 2, "ensemble": 3}, "study.ensemble"),
     ({"explain_methods": ["shap"]}, "study.explain_methods"),
     ({"group_folds_by": 3}, "study.group_folds_by"),
+    ({"ablations": "ESP(H18)"}, "study.ablations"),
 ])
 def test_invalid_settings_name_the_key(table, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         StudyConfig.from_dict({"study": table}, source="s.toml")
+
+
+def test_configurations_validate_without_tensorflow():
+    probe = subprocess.run([sys.executable, "-c", "import sys; from committor_keras.study._config import "
+                            f"load_study_config; load_study_config({str(ROOT / 'configs' / 'study.toml')!r}); "
+                            "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["False", "False"], probe.stderr
+    pytest.importorskip("tensorflow")
+    from committor_keras.model import LOSS_NAMES, LOSSES
+
+    assert tuple(LOSSES) == LOSS_NAMES
 
 
 def test_study_command_reports_a_config_error_in_one_line(tmp_path):
@@ -60,6 +74,18 @@ def test_study_command_reports_a_config_error_in_one_line(tmp_path):
     assert result.returncode == 2
     assert "study.folds" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_settings_that_name_data_fail_before_any_work(tmp_path):
+    from committor_keras.data import make_synthetic
+    from committor_keras.study._study import run_study
+
+    data = make_synthetic(30, n_relevant=1, n_decoys=1, shots_per_point=5, seed=0)
+    for study, key in (({"group_folds_by": "channel"}, "study.group_folds_by"), ({"ablations": ["ESP(H18)"]},
+                                                                                 "study.ablations")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            run_study(data, tmp_path / "out", config={"study": study})
+        assert not (tmp_path / "out").exists()
 
 
 # -- statistics --------------------------------------------------------------------------------------------
@@ -94,6 +120,28 @@ def test_repeat_statistics_and_ranking_by_the_mean():
     # 01 is 0.05 above 02 but its repeats spread widely: within noise; 03 is not.
     assert list(table["within_noise"]) == [True, True, False]
     assert first.loc["01", "model"] == "candidates/01/r0/model.keras"
+
+
+def test_paired_differences_and_ablated_columns():
+    from committor_keras.data import CommittorData, make_synthetic
+    from committor_keras.study._study import kept_columns, paired_differences
+
+    data = make_synthetic(20, n_relevant=2, n_decoys=1, shots_per_point=5, seed=0)
+    assert kept_columns(data, "x2") == [0, 2]
+    with pytest.raises(ConfigError, match="study.ablations"):
+        kept_columns(data, "nope")
+    names = ["sin(a)", "cos(a)", "b"]
+    grouped = CommittorData(np.zeros((2, 3)), names, n_a=np.ones(2), n_b=np.ones(2),
+                            metadata={"feature_groups": {"a": names[:2]}})
+    assert kept_columns(grouped, "a") == [2] and kept_columns(grouped, "b") == [0, 1]
+    rows = [{"model": model, "fold": fold, "kl_per_shot": kl} for fold in range(3) for model, kl in (
+        ("candidate 01", 0.10 + 0.01 * fold), ("candidate 01 without x2", 0.15 + 0.02 * fold),
+        ("baseline: all", 0.2), ("baseline: all without x2", 0.2 + 0.001 * fold))]
+    table = paired_differences(pd.DataFrame(rows), "candidate 01", ["x2"]).set_index("family")
+    assert table.loc["network", "difference_mean"] == pytest.approx(0.06)
+    assert table.loc["network", "difference_se"] == pytest.approx(0.01 / np.sqrt(3))
+    assert table.loc["network", "p_value"] < 0.05 and table.loc["network", "folds"] == 3
+    assert table.loc["logistic", "difference_mean"] == pytest.approx(0.001)
 
 
 def test_alias_ranks_and_pairwise_spearman():
@@ -192,18 +240,23 @@ def test_an_interrupted_study_resumes_without_redoing_stages_and_matches_an_unin
 
     data = make_synthetic(300, n_relevant=2, n_decoys=2, shots_per_point=10, seed=1)
     run = tmp_path / "interrupted"
+    tables = tomllib.loads(TINY.read_text())
+    config = StudyConfig.from_dict({**tables, "study": {**tables["study"], "ablations": ["d1"]}})
 
     def interrupted(self):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_study._Study, "_cv", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_study(data, run, config=TINY, seed=0)
+        run_study(data, run, config=config, seed=0)
     assert sorted(p.stem for p in (run / "stages").glob("*.json")) == ["baselines", "repeats", "searches"]
     before = _snapshot(run)
     monkeypatch.undo()
+    changed = StudyConfig.from_dict({**tables, "study": {**tables["study"], "ablations": ["d1"], "repeats": 3}})
+    with pytest.raises(ConfigError, match="study.repeats"):
+        run_study(data, run, config=changed, seed=0)
     capsys.readouterr()
-    result = run_study(data, run, config=TINY, seed=0)
+    result = run_study(data, run, config=config, seed=0)
     lines = capsys.readouterr().out.splitlines()
     for stage in ("searches", "repeats", "baselines"):
         assert any(line.startswith("[") and f"] {stage}: done (" in line and "skipped" in line for line in lines)
@@ -221,10 +274,13 @@ def test_an_interrupted_study_resumes_without_redoing_stages_and_matches_an_unin
     assert record["config"]["study"]["repeats"] == 2 and not Path(record["config"]["data"]).is_absolute()
 
     # Same results as a study that ran straight through.
-    straight = run_study(data, tmp_path / "straight", config=TINY, seed=0, verbose=0)
-    for name in ("repeats.csv", "candidates.csv", "cv.csv", "baselines.csv"):
+    straight = run_study(data, tmp_path / "straight", config=config, seed=0, verbose=0)
+    for name in ("repeats.csv", "candidates.csv", "cv.csv", "baselines.csv", "ablation.csv"):
         a, b = pd.read_csv(run / name), pd.read_csv(straight.run_dir / name)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-5)
     cv = result.cv.set_index("model")
     assert {"ensemble", "baseline: all", "baseline: constant"} <= set(cv.index)
     assert (cv["kl_x_floor"] > 0).all()
+    ablation = pd.read_csv(run / "ablation.csv")
+    assert list(ablation["family"]) == ["network", "logistic"] and (ablation["feature"] == "d1").all()
+    assert "## What a feature adds" in report

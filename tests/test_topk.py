@@ -10,7 +10,7 @@ from committor_keras._errors import CommittorKerasError  # noqa: E402
 from committor_keras.data import labels, make_synthetic, split_indices  # noqa: E402
 from committor_keras.export import load_committor_model, read_card  # noqa: E402
 from committor_keras.model import committor_rmse, cross_entropy_per_shot, kl_per_shot  # noqa: E402
-from committor_keras.model import calibration_table  # noqa: E402
+from committor_keras.validate import calibration_table  # noqa: E402
 from committor_keras.search import read_trials, select_top_k  # noqa: E402
 from committor_keras.study import retrain_top_k  # noqa: E402
 

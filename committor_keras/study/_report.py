@@ -5,12 +5,13 @@ Markdown viewer from a copy of the directory. Every KL is shown as a value and a
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from committor_keras._provenance import write_text_atomic
+from committor_keras._provenance import atomic_path, write_text_atomic
 
 _FLOOR_NOTE = ("The noise floor is the KL per shot that the exact committor would score against these finite "
                "shot counts (parametric bootstrap, the best baseline's committor taken as the truth); "
@@ -44,6 +45,7 @@ def write_report(run_dir, data, config, seed):
     lines += _searches(trials, figures)
     lines += _candidates(candidates, floor, run_dir, figures)
     lines += _cross_validation(cv, config)
+    lines += _ablations(run_dir, floor)
     lines += _ensemble(run_dir, floor)
     lines += _baselines(baselines, floor)
     lines += _explanations(run_dir, figures)
@@ -178,7 +180,7 @@ def _cross_validation(cv, config):
 
 
 def _verdicts(cv):
-    networks = cv[cv["kind"] != "baseline"].sort_values("kl_per_shot_mean")
+    networks = cv[cv["kind"].isin(["network", "ensemble"])].sort_values("kl_per_shot_mean")
     logistic = cv[cv["model"] == "baseline: all"]
     lines = []
     if len(networks):
@@ -196,6 +198,28 @@ def _verdicts(cv):
         lines.append(f"- Multimodality: {len(architectures)} distinct architecture(s) within noise of the best "
                      f"network: {', '.join(f'`{a}`' for a in architectures) or 'none'}.")
     return [*lines, ""]
+
+
+def _ablations(run_dir, floor):
+    from committor_keras.study import _study as s
+
+    path = run_dir / s.ABLATION_CSV
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if table.empty:
+        return []
+    f = floor["mean"]
+    shown = pd.DataFrame({
+        "feature": table["feature"], "model": table["family"],
+        "KL with": table["with"].map(_fmt), "KL without": table["without"].map(_fmt),
+        "difference ± SE": [f"{_fmt(m)} ± {_fmt(e)}"
+                            for m, e in zip(table["difference_mean"], table["difference_se"])],
+        "difference x floor": [_x(m, f) for m in table["difference_mean"]],
+        "paired t-test p": table["p_value"].map(lambda v: _fmt(v, 3)),
+    })
+    return ["## What a feature adds to prediction", "",
+            "The best network (same hyperparameters and seeds) and the all-feature logistic regression, "
+            "cross-validated with and without the feature on the same folds; difference = KL without - KL "
+            "with, per fold, then averaged (positive: the feature helps).", "", *_table(shown)]
 
 
 def _ensemble(run_dir, floor):
@@ -237,14 +261,23 @@ def _explanations(run_dir, figures):
              "Integrated gradients (mean |attribution| of the logit) and permutation importance (increase of "
              "the test KL), on the test split, for the final candidates; *raw*: each feature group (a torsion's "
              "sin/cos pair) alone; *bond*: torsions grouped by their central bond.", ""]
-    if len(ranks):
-        lines += ["Ranks of the named torsions (1 = most important):", "", *_table(ranks.fillna(""))]
+    if any(alias in ranks.columns for alias in ("phi", "psi", "theta")):
+        lines += ["Ranks of the named torsions (1 = most important; in the bond view, the rank of the bond "
+                  "group holding the torsion):", "", *_table(ranks.fillna(""))]
+    else:
+        lines += ["The data name no phi, psi or theta (metadata `feature_aliases`): no torsion ranks.", ""]
     if len(spearman):
         summary = spearman.groupby(["method", "view"])["spearman"].agg(["mean", "min", "count"]).reset_index()
         summary.columns = ["method", "view", "mean Spearman", "min Spearman", "pairs"]
         lines += ["Agreement of attributions between models (pairwise Spearman of importance vectors):", "",
                   *_table(summary.round(3))]
     overall = importances[importances["region"] == "all"]
+    consensus = (overall.groupby(["method", "view", "label"])["rank"].mean().rename("mean rank").reset_index()
+                 .sort_values(["method", "view", "mean rank"]).groupby(["method", "view"]).head(5))
+    top = consensus.groupby(["method", "view"], sort=False).apply(
+        lambda part: ", ".join(f"{label} ({rank:.1f})" for label, rank in zip(part["label"], part["mean rank"])),
+        include_groups=False).rename("top 5 by mean rank over models").reset_index()
+    lines += ["Most important features (mean rank over the final candidates):", "", *_table(top)]
     for (method, view), part in overall.groupby(["method", "view"], sort=False):
         matrix = part.pivot_table(index="model", columns="label", values="rank")
         name = f"importance_{method}_{view}"
@@ -267,8 +300,12 @@ def _validation(run_dir):
                   f"{scores['parity_bins_in_ci']} of {scores['parity_bins']} q-bins hold their mean q within the "
                   "95 % binomial interval.", ""]
         for figure in ("parity", "reliability", "q_histogram"):
-            if (directory / f"{figure}.png").is_file():
-                lines.append(f"![{directory.name} {figure}](validation/{directory.name}/{figure}.png)")
+            source = directory / f"{figure}.png"
+            if source.is_file():
+                target = run_dir / "figures" / f"{figure}_{directory.name}.png"
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(source, tmp)
+                lines.append(f"![{directory.name} {figure}](figures/{target.name})")
         lines.append("")
     return lines
 

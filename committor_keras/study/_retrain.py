@@ -16,7 +16,8 @@ import pandas as pd
 from committor_keras._provenance import atomic_path, derive_seed, seed_everything
 from committor_keras.export import export_model
 from committor_keras.export._card import CARD_FILE
-from committor_keras.model import OBJECTIVE, evaluate, scalar_metrics
+from committor_keras.model import OBJECTIVE
+from committor_keras.validate import evaluate, scalar_metrics
 from committor_keras.search import load_config, select_top_k, trial_hparams
 from committor_keras.search._trials import HP_PREFIX
 from committor_keras.search._tune import arrays
@@ -32,7 +33,7 @@ class Trained(typing.NamedTuple):
     Attributes:
         model: the trained model (best-epoch weights).
         fit: the FitResult (history, best epoch).
-        validation: :func:`committor_keras.model.evaluate` on the validation split.
+        validation: :func:`committor_keras.validate.evaluate` on the validation split.
         test: the same on the test split.
         seed: the training seed.
     """

@@ -9,6 +9,7 @@ trial and the model). Later stages read what earlier ones wrote, never their in-
 import dataclasses
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from scipy.special import expit
 from committor_keras._errors import ConfigError
 from committor_keras._provenance import atomic_directory, atomic_path, derive_seed, write_json_atomic
 from committor_keras.study._config import load_study_config
+from committor_keras.validate import evaluate, scalar_metrics
 
 STAGES = ("searches", "repeats", "baselines", "cv", "ensemble", "explain", "validation", "report")
 STAGE_DIR = "stages"
@@ -28,6 +30,7 @@ CANDIDATES_CSV = "candidates.csv"
 CV_CSV = "cv.csv"
 CV_SUMMARY_CSV = "cv_summary.csv"
 CV_PREDICTIONS = "cv_predictions.npz"
+ABLATION_CSV = "ablation.csv"
 BASELINES_CSV = "baselines.csv"
 NOISE_FLOOR_JSON = "noise_floor.json"
 ENSEMBLE_DIR = "ensemble"
@@ -87,6 +90,9 @@ def run_study(data, out_dir, config=None, seed=0, verbose=1):
     if key and key not in data.extras:
         raise ConfigError(f"{config.source}: key 'study.group_folds_by': the data have no extras[{key!r}] "
                           f"(they have {sorted(data.extras) or 'none'}); leave it empty or name one of those")
+    for name in config.study.ablations:
+        kept_columns(data, name)  # a misspelt feature fails now, not after the searches
+    _check_same_study(Path(out_dir), config)
     run = prepare_run(data, out_dir, config.search, seed, record={"study": config.study.to_dict(),
                                                                   "study_source": config.source})
     study = _Study(run, config, seed, verbose)
@@ -184,8 +190,8 @@ class _Study:
                         trained, result = None, {"seed": model_seed, "diverged": str(error)}
                     else:
                         result = {"seed": model_seed, "best_epoch": trained.fit.best_epoch,
-                                  "validation": _scalars(trained.validation), "test": _scalars(trained.test),
-                                  "history": trained.fit.history.history}
+                                  "validation": scalar_metrics(trained.validation),
+                                  "test": scalar_metrics(trained.test), "history": trained.fit.history.history}
                     with atomic_directory(directory) as tmp:
                         if trained is not None:
                             trained.model.save(tmp / "model.keras")
@@ -219,30 +225,39 @@ class _Study:
 
     def _cv(self):
         from committor_keras.data import kfold_indices, labels
-        from committor_keras.model import DivergedError, evaluate, predict_logits, resolve_hparams
+        from committor_keras.model import DivergedError, predict_logits, resolve_hparams
         from committor_keras.search import trial_hparams
         from committor_keras.study._retrain import train_candidate
-        from committor_keras.validate import baseline_table
+        from committor_keras.validate import baseline_table, default_baseline_subsets
 
         folds = [test for _, test in kfold_indices(self.data, k=self.settings.folds, seed=self.seed,
                                                    groups=self.settings.group_folds_by or None)]
         final = self._final()
         y, rows = labels(self.data), []
-        oof = {f"candidate {name}": np.full(len(self.data), np.nan) for name in final["candidate"]}
-        fold_dir = self.dir / "cv"
+        best = final.iloc[0]
+        # (model, candidate row, feature columns or None for all); ablations retrain the best without a feature.
+        jobs = [(f"candidate {row['candidate']}", row, None) for _, row in final.iterrows()]
+        jobs += [(f"candidate {best['candidate']} without {name}", best, kept_columns(self.data, name))
+                 for name in self.settings.ablations]
+        oof = {model: np.full(len(self.data), np.nan) for model, _, _ in jobs}
+        subsets = {**default_baseline_subsets(self.data), **{
+            f"all without {name}": [group for group, _ in self.data.groups() if group != name]
+            for name in self.settings.ablations}}
         for f, test in enumerate(folds):
             validation = folds[(f + 1) % len(folds)]
             train = np.concatenate([folds[g] for g in range(len(folds)) if g not in (f, (f + 1) % len(folds))])
-            parts = {name: (self.data.features[idx], y[idx], _w(self.data, idx))
-                     for name, idx in (("train", train), ("validation", validation), ("test", test))}
             # Baselines first: the floor of a fold is that of the best baseline's committor taken as the truth.
-            baselines = baseline_table(self.data, np.concatenate([train, validation]), test, random_state=self.seed)
+            baselines = baseline_table(self.data, np.concatenate([train, validation]), test, subsets=subsets,
+                                       random_state=self.seed)
             floor = baselines.attrs["noise_floor"]
-            for _, candidate in final.iterrows():
-                name = candidate["candidate"]
-                result_file = fold_dir / f"candidate-{name}" / f"fold-{f}.npz"
+            for model, candidate, columns in jobs:
+                result_file = self.dir / "cv" / _slug(model) / f"fold-{f}.npz"
                 if not result_file.is_file():
-                    hparams = resolve_hparams(trial_hparams(candidate), source=f"candidate {name}")
+                    features = self.data.features if columns is None else self.data.features[:, columns]
+                    parts = {name: (features[idx], y[idx], _w(self.data, idx))
+                             for name, idx in (("train", train), ("validation", validation), ("test", test))}
+                    hparams = resolve_hparams(trial_hparams(candidate), source=model)
+                    # The same seed with and without a feature: the pair differs by the feature only.
                     model_seed = derive_seed(self.seed, "cv", int(candidate["search_seed"]),
                                              str(candidate["trial_id"]), f)
                     try:
@@ -252,35 +267,35 @@ class _Study:
                         logits = np.full(len(test), np.nan)
                     with atomic_path(result_file) as tmp, open(tmp, "wb") as handle:
                         np.savez(handle, logits=logits)
-                    self._say(f"    fold {f + 1}/{len(folds)} candidate {name}")
+                    self._say(f"    fold {f + 1}/{len(folds)}: {model}")
                 with np.load(result_file) as stored:
-                    logits = stored["logits"]
-                oof[f"candidate {name}"][test] = logits
+                    oof[model][test] = stored["logits"]
             members = list(final["candidate"][:self.settings.ensemble]) if self.settings.ensemble > 1 else []
             if members:
                 oof.setdefault("ensemble", np.full(len(self.data), np.nan))[test] = np.mean(
                     [oof[f"candidate {m}"][test] for m in members], axis=0)
             for model, logits in oof.items():
                 if np.isfinite(logits[test]).all():
-                    metrics = _scalars(evaluate(None, None, *parts["test"][1:], logits=logits[test]))
+                    metrics = scalar_metrics(evaluate(None, None, y[test], _w(self.data, test), logits=logits[test]))
                 else:
                     metrics = dict.fromkeys(("kl_per_shot", "cross_entropy_per_shot", "rmse", "calibration_error"),
                                             np.nan)
-                rows.append({"model": model, "kind": "ensemble" if model == "ensemble" else "network", "fold": f,
-                             **metrics, "noise_floor": floor["mean"]})
+                kind = "ensemble" if model == "ensemble" else "ablation" if " without " in model else "network"
+                rows.append({"model": model, "kind": kind, "fold": f, **metrics, "noise_floor": floor["mean"]})
             for _, row in baselines.iterrows():
-                rows.append({"model": f"baseline: {row['baseline']}", "kind": "baseline", "fold": f,
+                kind = "ablation" if " without " in row["baseline"] else "baseline"
+                rows.append({"model": f"baseline: {row['baseline']}", "kind": kind, "fold": f,
                              "kl_per_shot": row["kl_per_shot"], "cross_entropy_per_shot": row["cross_entropy_per_shot"],
                              "rmse": row["rmse"], "noise_floor": floor["mean"]})
         cv = pd.DataFrame(rows)
         self._csv(CV_CSV, cv)
         self._csv(CV_SUMMARY_CSV, summarise_cv(cv, final))
+        self._csv(ABLATION_CSV, paired_differences(cv, f"candidate {best['candidate']}", self.settings.ablations))
         with atomic_path(self.dir / CV_PREDICTIONS) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, fold=_fold_of(folds, len(self.data)),
-                     **{name.replace(" ", "_"): logits for name, logits in oof.items()})
+                     **{_slug(name): logits for name, logits in oof.items()})
 
     def _ensemble(self):
-        from committor_keras.model import evaluate
         from committor_keras.study._ensemble import ensemble_model, export_ensemble
 
         final = self._final()
@@ -292,8 +307,8 @@ class _Study:
         models = [self._model(path) for path in paths]
         ensemble = ensemble_model(models)
         parts = self._parts()
-        metrics = {"validation": _scalars(evaluate(ensemble, *parts["validation"])),
-                   "test": _scalars(evaluate(ensemble, *parts["test"]))}
+        metrics = {"validation": scalar_metrics(evaluate(ensemble, *parts["validation"])),
+                   "test": scalar_metrics(evaluate(ensemble, *parts["test"]))}
         split_sizes = {name: len(getattr(self.split, name)) for name in ("train", "validation", "test")}
         export_ensemble(models, self.dir / ENSEMBLE_DIR, self.data, train_indices=self.split.train,
                         split_sizes=split_sizes, metrics=metrics, seed=self.seed,
@@ -311,7 +326,10 @@ class _Study:
             rng = np.random.default_rng(derive_seed(self.seed, "explain-points"))
             test = np.sort(rng.choice(test, self.settings.explain_points, replace=False))
         points = self.data.subset(test)
-        views = {"raw": "feature", "bond": "bond"}
+        bonds = group_by_central_bond(self.data)
+        raw = {name: [self.data.feature_names[i] for i in columns] for name, columns in self.data.groups()}
+        # Without torsions the bond view repeats the raw one: explain it once.
+        views = {"raw": "feature", "bond": "bond"} if _partition(bonds) != _partition(raw) else {"raw": "feature"}
         frames = []
         for _, candidate in self._final().iterrows():
             model = self._model(self.dir / candidate["model"])
@@ -325,7 +343,7 @@ class _Study:
                                                method=method))
         importances = pd.concat(frames, ignore_index=True)
         self._csv(f"{XAI_DIR}/importances.csv", importances)
-        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, group_by_central_bond(self.data)))
+        self._csv(f"{XAI_DIR}/ranks.csv", alias_ranks(importances, self.data, bonds))
         self._csv(f"{XAI_DIR}/spearman.csv", pairwise_spearman(importances))
 
     def _validation(self):
@@ -349,6 +367,23 @@ class _Study:
         from committor_keras.study._report import write_report
 
         write_report(self.dir, self.data, self.config, self.seed)
+
+
+def _check_same_study(run_dir, config):
+    """Refuse to resume a study whose finished stages were made with other settings (they would be kept)."""
+    from committor_keras.search._tune import RUN_JSON
+
+    path = run_dir / RUN_JSON
+    if not path.is_file() or not any((run_dir / STAGE_DIR).glob("*.json")):
+        return
+    before = json.loads(path.read_text()).get("config", {})
+    now = config.to_dict()
+    for table in ("search", "study"):
+        for key, value in now[table].items():
+            if before.get(table, {}).get(key) != value:
+                raise ConfigError(f"{path}: key '{table}.{key}': {before.get(table, {}).get(key)!r} in this study, "
+                                  f"{value!r} now; finished stages would keep the old setting: use a new --out "
+                                  "directory (or the original settings to resume)")
 
 
 def distinct_candidates(trials, count):
@@ -407,11 +442,13 @@ def summarise_repeats(repeats, final):
     table = table.sort_values(["val_kl_per_shot_mean", "candidate"], kind="stable", na_position="last")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table["within_noise"] = within_noise(table["val_kl_per_shot_mean"], table["val_kl_per_shot_se"])
-    table["final"] = table["rank"] <= final
+    table["final"] = (table["rank"] <= final) & (table["repeats"] > 0)
     hp = first[[c for c in first.columns if str(c).startswith("hp_")]]
-    model = repeats[repeats["repeat"] == repeats.groupby("candidate")["repeat"].transform("min")]
+    # The model a candidate stands for (ensemble member, explained, validated): its first repeat that trained.
+    model = repeats[~repeats["diverged"]].groupby("candidate", sort=False)["model"].first()
     table = table.merge(hp, left_on="candidate", right_index=True)
-    return table.merge(model[["candidate", "model"]], on="candidate").reset_index(drop=True)
+    table["model"] = table["candidate"].map(model).fillna("")
+    return table.reset_index(drop=True)
 
 
 def summarise_cv(cv, final):
@@ -428,11 +465,64 @@ def summarise_cv(cv, final):
     table = pd.DataFrame(rows).sort_values("kl_per_shot_mean", kind="stable").reset_index(drop=True)
     architectures = dict(zip("candidate " + final["candidate"], final["architecture"]))
     table["architecture"] = table["model"].map(architectures).fillna("")
-    networks = table["kind"] != "baseline"
+    networks = table["kind"].isin(["network", "ensemble"])
     table["within_noise"] = False
     table.loc[networks, "within_noise"] = within_noise(table.loc[networks, "kl_per_shot_mean"],
                                                        table.loc[networks, "kl_per_shot_se"])
     return table
+
+
+def kept_columns(data, name):
+    """Column indices of ``data`` without the feature group ``name`` (an ungrouped feature is its own group).
+
+    Raises:
+        ConfigError: ``name`` is not a feature group of ``data``.
+    """
+    groups = dict(data.groups())
+    if name not in groups:
+        raise ConfigError(f"key 'study.ablations': {name!r} is not a feature group of {data.source}; give one of "
+                          f"{', '.join(groups)}")
+    return [column for column in range(data.n_features) if column not in set(groups[name])]
+
+
+def paired_differences(cv, reference, ablations):
+    """What each ablated feature adds: the paired per-fold KL difference without minus with it.
+
+    For the best network (``reference``) and for the all-feature logistic baseline: the mean difference over
+    folds, its standard error and the paired t-test's two-sided p-value (a positive difference means the
+    feature helps).
+
+    Args:
+        cv: the per-fold table (``cv.csv``).
+        reference: the network the ablations retrained (``"candidate NN"``).
+        ablations: the dropped feature (group) names.
+
+    Returns:
+        DataFrame, one row per (feature, model family).
+    """
+    from scipy.stats import ttest_rel
+
+    by_model = cv.pivot_table(index="fold", columns="model", values=_KL)
+    rows = []
+    for name in ablations:
+        for family, with_it, without in (("network", reference, f"{reference} without {name}"),
+                                         ("logistic", "baseline: all", f"baseline: all without {name}")):
+            if with_it not in by_model or without not in by_model:
+                continue
+            difference = (by_model[without] - by_model[with_it]).dropna()
+            test = ttest_rel(by_model.loc[difference.index, without], by_model.loc[difference.index, with_it]) \
+                if len(difference) > 1 else None
+            rows.append({"feature": name, "family": family, "with": by_model[with_it].mean(),
+                         "without": by_model[without].mean(), "difference_mean": difference.mean(),
+                         "difference_se": difference.std() / np.sqrt(max(1, len(difference))),
+                         "folds": len(difference), "p_value": np.nan if test is None else float(test.pvalue)})
+    return pd.DataFrame(rows, columns=["feature", "family", "with", "without", "difference_mean", "difference_se",
+                                       "folds", "p_value"])
+
+
+def _slug(text):
+    """A directory name for a model label (``candidate 01 without ESP(H18)`` -> ``candidate-01-without-ESP-H18``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
 def alias_ranks(importances, data, bond_grouping):
@@ -476,6 +566,10 @@ def pairwise_spearman(importances):
     return pd.DataFrame(rows, columns=["method", "view", "model_a", "model_b", "spearman"])
 
 
+def _partition(grouping):
+    return {frozenset(members) for members in grouping.values()}
+
+
 def _fold_of(folds, n):
     fold = np.full(n, -1)
     for f, members in enumerate(folds):
@@ -486,9 +580,4 @@ def _fold_of(folds, n):
 def _w(data, indices):
     return None if data.weights is None else data.weights[indices]
 
-
-def _scalars(metrics):
-    from committor_keras.model import scalar_metrics
-
-    return scalar_metrics(metrics)
 

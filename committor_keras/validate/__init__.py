@@ -15,6 +15,8 @@ _EXPORTS = {
     "noise_floor": "._scores",
     "scores": "._scores",
     "calibration_table": "._calibration",
+    "evaluate": "._evaluate",
+    "scalar_metrics": "._evaluate",
     "clopper_pearson": "._calibration",
     "parity_table": "._calibration",
     "q_histogram": "._calibration",
