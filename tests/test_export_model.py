@@ -148,6 +148,21 @@ def test_predictor_matches_columns_by_name(exported):
     np.testing.assert_allclose(predictor.predict_committor(shuffled), predictor.predict_committor(data))
 
 
+def test_predictor_picks_dataframe_columns_by_name_and_names_a_missing_one(exported):
+    import pandas as pd
+
+    data, predictor = exported["data"], load_committor_model(exported["dir"])
+    frame = pd.DataFrame(data.features, columns=list(data.feature_names)).assign(p_b=data.p_b)
+    expected = predictor.predict_committor(data.features)
+    # Reordered columns once went in by position and gave the wrong committor.
+    np.testing.assert_allclose(predictor.predict_committor(frame[list(data.feature_names)[::-1]]), expected)
+    reordered = frame[["p_b"] + list(data.feature_names)[::-1]]
+    np.testing.assert_allclose(predictor.predict_committor(reordered), expected)
+    for model in (predictor, load_committor_model(exported["dir"] / "saved_model")):
+        with pytest.raises(DataError, match=f"field '{data.feature_names[1]}'.*missing"):
+            model.predict_committor(reordered.drop(columns=data.feature_names[1]))
+
+
 def test_wrong_feature_names_raise_a_data_error_naming_them(exported):
     data, predictor = exported["data"], load_committor_model(exported["dir"])
     names = list(data.feature_names)

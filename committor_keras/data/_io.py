@@ -5,7 +5,7 @@
 ``format`` (the format version).
 
 CSV: one column per feature, label columns ``n_a``/``n_b`` or ``p_b``/``n_shots``, an optional ``weight``
-column, one-dimensional extras as ``extra.<name>``; metadata as JSON on a first line starting with
+column (label names in any case: ``p_B``, ``n_A``), one-dimensional extras as ``extra.<name>``; metadata as JSON on a first line starting with
 ``# committor-keras metadata:`` (optional: a plain CSV of features and labels reads as it is).
 """
 
@@ -188,6 +188,7 @@ def _read_csv(path):
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
+    frame = frame.rename(columns=_label_names(frame.columns, path))
     feature_columns = [c for c in frame.columns if c not in _LABEL_COLUMNS and not c.startswith(EXTRA_PREFIX)]
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
@@ -200,6 +201,22 @@ def _read_csv(path):
     return dict(features=frame[feature_columns].to_numpy(dtype=np.float64), feature_names=feature_columns,
                 n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
                 weights=column("weight"), extras=extras, metadata=metadata)
+
+
+def _label_names(columns, path):
+    """Map label columns spelt in any case (``p_B``, ``N_A``, ``Weight``) to the canonical lower-case names.
+
+    Raises:
+        DataError: two columns name the same label in different cases (``p_b`` and ``p_B``).
+    """
+    renames = {}
+    for column in columns:
+        canonical = str(column).lower()
+        if canonical in _LABEL_COLUMNS:
+            if canonical in renames.values():
+                raise DataError(path, canonical, "given twice in different cases; keep one of the columns")
+            renames[column] = canonical
+    return renames
 
 
 def _header_line(path, skip):
