@@ -23,18 +23,19 @@ from committor_keras._errors import DataError
 from committor_keras._provenance import atomic_path
 from committor_keras.data._dataset import (LABEL_COUNTS, CommittorData, _as_matrix, _check_finite,
                                             _check_metadata, _check_names)
+from committor_keras.data._external import LABELS, is_colvar, label_names, read_colvar
 
 FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
 EXTRA_PREFIX = "extra."
-_LABEL_COLUMNS = {"n_a", "n_b", "p_b", "n_shots", "weight"}
 
 
 def load(path):
     """Read and validate a committor data set.
 
     Args:
-        path: a ``.npz`` or ``.csv`` file.
+        path: a ``.npz`` or ``.csv`` file, or a PLUMED COLVAR file (any name; recognised by its ``#! FIELDS``
+            header) with label columns (see :func:`committor_keras.data.read_colvar` for shots in another file).
 
     Returns:
         CommittorData whose ``source`` is ``path``.
@@ -43,6 +44,8 @@ def load(path):
         DataError: a missing or unreadable file, an unknown suffix, or invalid content (naming the field).
     """
     path = Path(path)
+    if path.is_file() and is_colvar(path):
+        return read_colvar(path)
     return CommittorData(**_read_fields(path), source=path)
 
 
@@ -188,8 +191,8 @@ def _read_csv(path):
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
-    frame = frame.rename(columns=_label_names(frame.columns, path))
-    feature_columns = [c for c in frame.columns if c not in _LABEL_COLUMNS and not c.startswith(EXTRA_PREFIX)]
+    frame = frame.rename(columns=label_names(frame.columns, path))
+    feature_columns = [c for c in frame.columns if c not in LABELS and not c.startswith(EXTRA_PREFIX)]
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         raise DataError(path, non_numeric[0], "has non-numeric values; every column must hold numbers")
@@ -201,22 +204,6 @@ def _read_csv(path):
     return dict(features=frame[feature_columns].to_numpy(dtype=np.float64), feature_names=feature_columns,
                 n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
                 weights=column("weight"), extras=extras, metadata=metadata)
-
-
-def _label_names(columns, path):
-    """Map label columns spelt in any case (``p_B``, ``N_A``, ``Weight``) to the canonical lower-case names.
-
-    Raises:
-        DataError: two columns name the same label in different cases (``p_b`` and ``p_B``).
-    """
-    renames = {}
-    for column in columns:
-        canonical = str(column).lower()
-        if canonical in _LABEL_COLUMNS:
-            if canonical in renames.values():
-                raise DataError(path, canonical, "given twice in different cases; keep one of the columns")
-            renames[column] = canonical
-    return renames
 
 
 def _header_line(path, skip):
