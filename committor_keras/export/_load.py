@@ -65,6 +65,25 @@ class CommittorPredictor:
         """
         return committor_from_logit(self.predict_logit(x))
 
+    def gradient(self, x):
+        """The gradients of the logit and the committor with respect to the raw features, per point.
+
+        Args:
+            x: as for :meth:`predict_logit`.
+
+        Returns:
+            (dz/dx, dq/dx), float64 arrays (N, F); dq/dx = q (1 - q) dz/dx.
+        """
+        import tensorflow as tf
+
+        x = tf.constant(self.features_of(x))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logit = self._logit_fn(x)
+        dlogit = tape.gradient(logit, x).numpy().astype(np.float64)
+        q = committor_from_logit(np.asarray(logit, dtype=np.float64).reshape(-1, 1))
+        return dlogit, q * (1.0 - q) * dlogit
+
     def features_of(self, x, source="<memory>"):
         """The float32 (N, F) model input for ``x`` (an array, a `CommittorData` or a DataFrame).
 
