@@ -20,6 +20,7 @@ from committor_keras.export import export_model
 from committor_keras.export._card import CARD_FILE
 from committor_keras.export._load import committor_from_logit
 from committor_keras.search._config import load_config
+from committor_keras.search._tensorboard import top_k_tensorboard
 from committor_keras.search._trials import HP_PREFIX, trial_hparams
 from committor_keras.search._tune import _arrays
 
@@ -112,17 +113,17 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed, *, callbacks=()
         model_seed = derived_seed(seed, trial["search_seed"], trial["trial_id"])
         seed_everything(model_seed)
         model = build_model(hparams, parts["train"][0], seed=model_seed)
+        name = f"{rank:0{width}d}"
         try:
             result = fit_model(model, hparams, train=parts["train"], validation=parts["validation"],
-                               epochs=settings.epochs, patience=settings.patience, callbacks=list(callbacks),
-                               seed=model_seed, verbose=0)
+                               epochs=settings.epochs, patience=settings.patience,
+                               callbacks=[*callbacks, top_k_tensorboard(out_dir, name)], seed=model_seed, verbose=0)
         except DivergedError as error:
             warnings.warn(f"top-k: {source} diverged when retrained ({error}); taking the next trial",
                           stacklevel=2)
             continue
         validation = evaluate(model, *parts["validation"])
         test = evaluate(model, *parts["test"])
-        name = f"{rank:0{width}d}"
         metrics = {
             "selection": {_SELECTION: float(trial[_SELECTION]),
                           "note": "validation KL per shot of the search trial that ranked this model"},
