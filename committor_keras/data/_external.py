@@ -37,7 +37,7 @@ def read_colvar(path, *, shots=None, states=None, on=None, features=None, metada
 
     Args:
         path: the COLVAR file (``#! FIELDS`` header).
-        shots: optional shot table (CSV, see :func:`read_shots`); without it the COLVAR's own label
+        shots: optional shot table (CSV, see :func:`read_shot_table`); without it the COLVAR's own label
             columns are used.
         states: for ``shots``: ``{"A": column, "B": column}`` naming the columns that count shots into A and B
             (an OpenPathSampling table names them after its states).
@@ -54,7 +54,7 @@ def read_colvar(path, *, shots=None, states=None, on=None, features=None, metada
     path = Path(path)
     table, periods = _colvar_table(path)
     if shots is not None:
-        table = join_shots(table, read_shots(shots, states=states), on=on, source=path)
+        table = join_shots(table, read_shot_table(shots, states=states), on=on, source=path)
     frame, names, groups = _periodic_as_sin_cos(table, _feature_fields(table, features, on, path), periods)
     info = {"provenance": {"format": "PLUMED COLVAR", "file": path.name}}
     if groups:
@@ -63,7 +63,7 @@ def read_colvar(path, *, shots=None, states=None, on=None, features=None, metada
     return frame_to_data(frame, names, {**info, **(metadata or {})}, path)
 
 
-def read_shots(path, *, states=None):
+def read_shot_table(path, *, states=None):
     """A shot table: label columns per shooting point, and any key columns.
 
     Args:
@@ -107,7 +107,7 @@ def join_shots(features, shots, *, on=None, source=MEMORY):
 
     Args:
         features: DataFrame, one row per configuration (e.g. per trajectory frame).
-        shots: DataFrame from :func:`read_shots`, one row per shooting point.
+        shots: DataFrame from :func:`read_shot_table`, one row per shooting point.
         on: key column in both tables; rows of ``features`` without shots are dropped. Without it the
             tables must have the same length and pair by row.
         source: named in errors.
