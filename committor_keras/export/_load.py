@@ -206,7 +206,7 @@ def load_keras(path, card_path=None):
     """A predictor over a ``.keras`` file (loaded without its training configuration)."""
     import keras
 
-    import committor_keras.model  # noqa: F401  (registers the package's custom layers for deserialisation)
+    from committor_keras.model import _losses, _metrics  # noqa: F401  (register the package's Keras objects)
 
     model = keras.saving.load_model(path, compile=False)
     n_features = int(model.inputs[0].shape[1])
