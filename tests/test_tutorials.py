@@ -12,7 +12,9 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 
 
 @pytest.mark.parametrize("name", [path.name for path in sorted(TUTORIALS.glob("*.ipynb"))])
-def test_tutorial_executes(name):
+def test_tutorial_executes(name, monkeypatch):
+    # Headless: tutorial 06 then skips `%tensorboard`, whose server would outlive the kernel.
+    monkeypatch.setenv("COMMITTOR_KERAS_HEADLESS", "1")
     notebook = nbformat.read(TUTORIALS / name, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(TUTORIALS)}})

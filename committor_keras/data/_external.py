@@ -60,7 +60,7 @@ def read_colvar(path, *, shots=None, states=None, on=None, features=None, metada
     if groups:
         info["feature_groups"] = groups
         info["units"] = {name: "1" for members in groups.values() for name in members}
-    return frame_to_data(frame, names, {**info, **(metadata or {})}, path)
+    return data_from_frame(frame, names, {**info, **(metadata or {})}, path)
 
 
 def read_shot_table(path, *, states=None):
@@ -141,8 +141,18 @@ def join_shots(features, shots, *, on=None, source=MEMORY):
     return joined.drop(columns="_merge")
 
 
-def frame_to_data(frame, feature_names, metadata, source):
-    """CommittorData from a DataFrame holding the features and canonical label columns."""
+def data_from_frame(frame, feature_names, metadata=None, source=MEMORY):
+    """CommittorData from a DataFrame holding the features and canonical label columns.
+
+    Args:
+        frame: e.g. the result of :func:`join_shots`.
+        feature_names: the columns to use as features, in order.
+        metadata: the data set's metadata (feature groups, aliases, units, states, ...).
+        source: named in errors.
+
+    Raises:
+        DataError: a non-numeric feature column or invalid labels.
+    """
     non_numeric = [c for c in feature_names if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         raise DataError(source, non_numeric[0], "has non-numeric values; every feature must hold numbers")
