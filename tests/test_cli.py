@@ -76,8 +76,9 @@ def test_tensorflow_start_up_is_kept_off_the_console():
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
-    probe = subprocess.run([sys.executable, "-c", "import logging, os; from committor_keras.cli import quiet_tensorflow; "
-                            "quiet_tensorflow(); import tensorflow as tf; tf.constant(1.0) + 1; "
+    probe = subprocess.run([sys.executable, "-c", "import logging, os; "
+                            "from committor_keras.cli import quiet_tensorflow; quiet_tensorflow(); "
+                            "import tensorflow as tf; tf.constant(1.0) + 1; "
                             "logging.getLogger('tensorflow').warning('retracing'); "
                             "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"],
                            capture_output=True, text=True, timeout=300, env=env)

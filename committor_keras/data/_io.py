@@ -5,8 +5,9 @@
 ``format`` (the format version).
 
 CSV: one column per feature, label columns ``n_a``/``n_b`` or ``p_b``/``n_shots``, an optional ``weight``
-column (label names in any case: ``p_B``, ``n_A``), one-dimensional extras as ``extra.<name>``; metadata as JSON on a first line starting with
-``# committor-keras metadata:`` (optional: a plain CSV of features and labels reads as it is).
+column (label names in any case: ``p_B``, ``n_A``), one-dimensional extras as ``extra.<name>``; metadata as
+JSON on a first line starting with ``# committor-keras metadata:`` (optional: a plain CSV of features and
+labels reads as it is). PLUMED COLVAR files are read by ``_external.py``.
 """
 
 import csv
