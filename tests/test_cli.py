@@ -34,9 +34,8 @@ def test_every_command_has_help(command):
 
 def _assert_user_error(result, *fragments):
     assert result.returncode == 2, result.stderr
-    # TensorFlow's C++ start-up banner (oneDNN notice) is printed by TF itself whenever it loads.
-    lines = [line for line in result.stderr.strip().splitlines()
-             if not line.startswith(("WARNING: All log messages before absl", "I0000 "))]
+    # One line and nothing else: no TensorFlow start-up banner either.
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
@@ -58,6 +57,33 @@ def test_tune_reports_missing_data_and_bad_config(tmp_path):
     config.write_text("[space.units]\nmin = 64\nmax = 8\n")
     _assert_user_error(run_cli("tune", data, "--out", tmp_path / "run", "--config", config), "space.toml")
     assert not (tmp_path / "run" / "top").exists()
+
+
+def test_a_bad_configuration_is_reported_before_tensorflow_loads(tmp_path):
+    config = tmp_path / "space.toml"
+    config.write_text("[search]\nloss = 'mse'\n")
+    data = tmp_path / "d.csv"
+    data.write_text("a,n_a,n_b\n0.1,1,0\n0.2,0,1\n")
+    probe = subprocess.run([sys.executable, "-c", "import sys; from committor_keras.cli import main; "
+                            f"status = main(['tune', {str(data)!r}, '--out', {str(tmp_path / 'run')!r}, '--config', "
+                            f"{str(config)!r}]); print(status, 'tensorflow' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["2", "False"], probe.stderr
+    assert "space.toml" in probe.stderr and "search.loss" in probe.stderr and len(probe.stderr.splitlines()) == 1
+
+
+def test_tensorflow_start_up_is_kept_off_the_console():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    probe = subprocess.run([sys.executable, "-c", "import logging, os; "
+                            "from committor_keras.cli import quiet_tensorflow; quiet_tensorflow(); "
+                            "import tensorflow as tf; tf.constant(1.0) + 1; "
+                            "logging.getLogger('tensorflow').warning('retracing'); "
+                            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"],
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert probe.returncode == 0 and probe.stderr == "", probe.stderr
+    assert probe.stdout.split() == ["None"]   # oneDNN left as TensorFlow chooses: it changes numerics
 
 
 def test_predict_reports_a_missing_model(tmp_path):

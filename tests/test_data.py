@@ -69,6 +69,27 @@ def test_p_b_labels_round_trip_as_p_b(tmp_path):
     np.testing.assert_array_equal(cdata.load(path).n_b, [0.0, 1.0, 2.0])
 
 
+@pytest.mark.parametrize("header, n_b", [("x,p_B,N_shots", [1.0, 3.0]), ("x,n_A,n_B", [1.0, 1.0]),
+                                         ("x,P_b,n_shots,Weight", [1.0, 3.0])])
+def test_label_columns_are_case_insensitive(tmp_path, header, n_b):
+    path = tmp_path / "mine.csv"
+    rows = "0.1,0.25,4,1\n0.2,0.75,4,2\n" if "Weight" in header else "0.1,0.25,4\n0.2,0.75,4\n"
+    if "n_A" in header:
+        rows = "0.1,3,1\n0.2,3,1\n"
+    path.write_text(header + "\n" + rows)
+    data = cdata.load(path)
+    assert data.feature_names == ("x",)
+    np.testing.assert_array_equal(data.n_b, n_b)
+    assert (data.weights is not None) == ("Weight" in header)
+
+
+def test_a_label_given_twice_in_different_cases_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("x,p_b,p_B,n_shots\n0.1,0.5,0.5,2\n")
+    with pytest.raises(DataError, match="field 'p_b'.*twice"):
+        cdata.load(path)
+
+
 def test_npz_never_unpickles(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, features=np.zeros((3, 1)), feature_names=np.array([object()], dtype=object))

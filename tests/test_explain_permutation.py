@@ -8,7 +8,9 @@ from committor_keras._errors import DataError
 from committor_keras.data import labels, make_synthetic, split_indices
 from committor_keras.explain import integrated_gradients, permutation_importance, region_tables
 from committor_keras.explain._permutation import permuted_copies
-from committor_keras.explain._results import bootstrap_ratio_ci
+from committor_keras.explain._figures import importance_bars
+from committor_keras.explain._inputs import explain_set
+from committor_keras.explain._results import PermutationImportance, bootstrap_ratio_ci
 from committor_keras.model import build_model, fit_model, kl_per_shot
 
 HPARAMS = {"hidden_layers": 1, "units_0": 16, "activation": "tanh", "learning_rate": 1e-2, "batch_size": 128,
@@ -109,10 +111,27 @@ def test_region_tables_use_the_models_committor(trained):
 
 def test_bootstrap_interval_of_a_mean():
     values = np.random.default_rng(2).normal(3.0, 1.0, size=(1, 400))
-    low, high = bootstrap_ratio_ci(values, np.ones(400), confidence=0.95, n_boot=2000, seed=0)
+    mean, low, high = bootstrap_ratio_ci(values, np.ones(400), confidence=0.95, n_boot=2000, seed=0)
     standard_error = values.std() / np.sqrt(400)
-    assert low[0] < values.mean() < high[0]
+    assert np.isclose(mean[0], values.mean()) and low[0] < mean[0] < high[0]
     assert np.isclose(high[0] - low[0], 2 * 1.96 * standard_error, rtol=0.15)
+
+
+def test_intervals_contain_the_estimate_in_a_one_point_region(tmp_path):
+    # A transition region holding one point once gave an interval one rounding step below the estimate and
+    # crashed the importance figure ("'xerr' must not contain negative values").
+    rng = np.random.default_rng(0)
+    points = explain_set(rng.normal(size=(5, 3)))
+    for _ in range(50):
+        result = PermutationImportance(rng.exponential(size=(3, 10, 5)) * rng.uniform(0.01, 1.0),
+                                       rng.integers(1, 30, size=5).astype(float), 0.1, points)
+        for mask in (np.eye(5, dtype=bool)[0], np.ones(5, dtype=bool)):
+            table = result.table(mask=mask, n_boot=50)
+            assert (table["ci_low"] <= table["importance"]).all() and (table["importance"] <= table["ci_high"]).all()
+            np.testing.assert_allclose(table.set_index("name").loc[list(points.group_names), "importance"],
+                                       result.per_repeat(mask).mean(axis=1), rtol=1e-12)
+    importance_bars(table.assign(region="transition"), tmp_path / "bars.png", "one point")
+    assert (tmp_path / "bars.png").stat().st_size > 0
 
 
 def test_unlabelled_points_are_refused():

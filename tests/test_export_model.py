@@ -78,6 +78,32 @@ def test_serving_default_signature_matches_the_keras_model(exported):
                                rtol=1e-6, atol=1e-6)
 
 
+def test_gradient_signature_matches_finite_differences(exported):
+    """dz/dx and dq/dx served by the `gradient` signature agree with central differences of the Keras model."""
+    served = tf.saved_model.load(str(exported["dir"] / "saved_model" / "1"))
+    data, model = exported["data"], exported["model"]
+    x = data.features[:12].astype(np.float64)
+    out = served.signatures["gradient"](features=tf.constant(x, tf.float32))
+    assert set(out) == {"committor", "logit", "dlogit_dx", "dcommittor_dx"}
+    assert out["dlogit_dx"].shape == out["dcommittor_dx"].shape == (12, data.n_features)
+
+    def logit(points):
+        return np.asarray(model(points.astype(np.float32), training=False), np.float64).reshape(-1)
+
+    step = 1e-2 * data.features.std(axis=0)
+    for j in range(data.n_features):
+        shift = np.zeros(data.n_features)
+        shift[j] = step[j]
+        dz = (logit(x + shift) - logit(x - shift)) / (2 * step[j])
+        dq = (1 / (1 + np.exp(-logit(x + shift))) - 1 / (1 + np.exp(-logit(x - shift)))) / (2 * step[j])
+        np.testing.assert_allclose(out["dlogit_dx"].numpy()[:, j], dz, rtol=2e-2, atol=2e-3)
+        np.testing.assert_allclose(out["dcommittor_dx"].numpy()[:, j], dq, rtol=2e-2, atol=5e-4)
+    assert exported["card"]["signatures"]["gradient"]["outputs"]["dcommittor_dx"]["shape"] == [None, data.n_features]
+    dz, dq = load_committor_model(exported["dir"]).gradient(x)
+    np.testing.assert_allclose(dz, out["dlogit_dx"].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dq, out["dcommittor_dx"].numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_keras_file_reloads_to_identical_predictions(exported):
     x = _probe_inputs(exported["data"], seed=1)
     reloaded = keras.saving.load_model(exported["dir"] / "model.keras", compile=False)
@@ -148,6 +174,21 @@ def test_predictor_matches_columns_by_name(exported):
     np.testing.assert_allclose(predictor.predict_committor(shuffled), predictor.predict_committor(data))
 
 
+def test_predictor_picks_dataframe_columns_by_name_and_names_a_missing_one(exported):
+    import pandas as pd
+
+    data, predictor = exported["data"], load_committor_model(exported["dir"])
+    frame = pd.DataFrame(data.features, columns=list(data.feature_names)).assign(p_b=data.p_b)
+    expected = predictor.predict_committor(data.features)
+    # Reordered columns once went in by position and gave the wrong committor.
+    np.testing.assert_allclose(predictor.predict_committor(frame[list(data.feature_names)[::-1]]), expected)
+    reordered = frame[["p_b"] + list(data.feature_names)[::-1]]
+    np.testing.assert_allclose(predictor.predict_committor(reordered), expected)
+    for model in (predictor, load_committor_model(exported["dir"] / "saved_model")):
+        with pytest.raises(DataError, match=f"field '{data.feature_names[1]}'.*missing"):
+            model.predict_committor(reordered.drop(columns=data.feature_names[1]))
+
+
 def test_wrong_feature_names_raise_a_data_error_naming_them(exported):
     data, predictor = exported["data"], load_committor_model(exported["dir"])
     names = list(data.feature_names)
@@ -202,7 +243,7 @@ def test_predict_cli_refuses_data_with_other_features(exported, tmp_path):
 
 def test_serve_check_passes_and_catches_a_mismatched_saved_model(exported, tmp_path, capsys):
     result = serve_check(exported["dir"])
-    assert result["ok"] and result["max_abs_diff_committor"] <= 1e-6
+    assert result["ok"] and result["max_abs_diff_committor"] <= 1e-6 and result["max_rel_diff_gradient"] <= 1e-5
     assert str(exported["data_path"]) in result["inputs"]   # the card's data file is used when unchanged
     assert _run_cli(["serve-check", str(exported["dir"])]) == 0
     assert "OK" in capsys.readouterr().out

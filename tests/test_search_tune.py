@@ -62,6 +62,7 @@ def test_tune_command_writes_the_run_directory(data, tmp_path, capsys):
     with np.load(run / "split.npz") as split:
         assert len(split["train"]) + len(split["validation"]) + len(split["test"]) == len(data)
     assert any((run / "logs" / "search-3").rglob("events.out.tfevents.*"))
+    assert any((run / "logs" / "top" / "01").rglob("events.out.tfevents.*"))   # the top-k retraining's curves
     assert (run / "summary.csv").exists()
     # The run directory remembers its data and seed: another seed is refused instead of mixing runs.
     with pytest.raises(ConfigError, match="--seed 3"):

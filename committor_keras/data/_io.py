@@ -5,8 +5,9 @@
 ``format`` (the format version).
 
 CSV: one column per feature, label columns ``n_a``/``n_b`` or ``p_b``/``n_shots``, an optional ``weight``
-column, one-dimensional extras as ``extra.<name>``; metadata as JSON on a first line starting with
-``# committor-keras metadata:`` (optional: a plain CSV of features and labels reads as it is).
+column (label names in any case: ``p_B``, ``n_A``), one-dimensional extras as ``extra.<name>``; metadata as
+JSON on a first line starting with ``# committor-keras metadata:`` (optional: a plain CSV of features and
+labels reads as it is). PLUMED COLVAR files are read by ``_external.py``.
 """
 
 import csv
@@ -23,18 +24,19 @@ from committor_keras._errors import DataError
 from committor_keras._provenance import atomic_path
 from committor_keras.data._dataset import (LABEL_COUNTS, CommittorData, _as_matrix, _check_finite,
                                             _check_metadata, _check_names)
+from committor_keras.data._external import LABELS, is_colvar, label_names, read_colvar
 
 FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
 EXTRA_PREFIX = "extra."
-_LABEL_COLUMNS = {"n_a", "n_b", "p_b", "n_shots", "weight"}
 
 
 def load(path):
     """Read and validate a committor data set.
 
     Args:
-        path: a ``.npz`` or ``.csv`` file.
+        path: a ``.npz`` or ``.csv`` file, or a PLUMED COLVAR file (any name; recognised by its ``#! FIELDS``
+            header) with label columns (see :func:`committor_keras.data.read_colvar` for shots in another file).
 
     Returns:
         CommittorData whose ``source`` is ``path``.
@@ -43,6 +45,8 @@ def load(path):
         DataError: a missing or unreadable file, an unknown suffix, or invalid content (naming the field).
     """
     path = Path(path)
+    if path.is_file() and is_colvar(path):
+        return read_colvar(path)
     return CommittorData(**_read_fields(path), source=path)
 
 
@@ -188,7 +192,8 @@ def _read_csv(path):
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
-    feature_columns = [c for c in frame.columns if c not in _LABEL_COLUMNS and not c.startswith(EXTRA_PREFIX)]
+    frame = frame.rename(columns=label_names(frame.columns, path))
+    feature_columns = [c for c in frame.columns if c not in LABELS and not c.startswith(EXTRA_PREFIX)]
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         raise DataError(path, non_numeric[0], "has non-numeric values; every column must hold numbers")

@@ -3,8 +3,9 @@
 An importance table has one row per feature group (a sin/cos pair of one torsion counts once) with the
 columns of ``TABLE_COLUMNS``: ``importance`` is the mean |attribution| for attribution methods (integrated
 gradients, SHAP) and the mean increase of the test KL divergence per shot for permutation importance;
-``ci_low``/``ci_high`` are a percentile bootstrap over the points; ``fraction`` is the share of the summed
-positive importances; ``rank`` 1 is the most important.
+``ci_low``/``ci_high`` are a percentile bootstrap over the points (``scipy.stats.bootstrap``), always
+containing the estimate; ``fraction`` is the share of the summed positive importances; ``rank`` 1 is the most
+important.
 """
 
 import dataclasses
@@ -78,11 +79,11 @@ class Attributions:
         grouped = self.grouped_values()
         if mask is not None:
             grouped = grouped[np.asarray(mask)]
-        magnitude = np.abs(grouped).T
-        low, high = bootstrap_ratio_ci(magnitude, np.ones(grouped.shape[0]), confidence, n_boot, seed)
+        importance, low, high = bootstrap_ratio_ci(np.abs(grouped).T, np.ones(grouped.shape[0]), confidence,
+                                                   n_boot, seed)
         return build_table(
             self.points, method=self.method, output=self.output, region=region, n_points=grouped.shape[0],
-            importance=magnitude.mean(axis=1) if grouped.size else np.full(grouped.shape[1], np.nan),
+            importance=importance,
             signed_mean=grouped.mean(axis=0) if grouped.size else np.full(grouped.shape[1], np.nan),
             std=np.full(grouped.shape[1], np.nan), ci_low=low, ci_high=high,
         )
@@ -134,10 +135,11 @@ class PermutationImportance:
             return build_table(self.points, method=self.method, output=self.output, region=region, n_points=0,
                                importance=nan, signed_mean=nan, std=nan, ci_low=nan, ci_high=nan)
         per_repeat = increases.sum(axis=-1) / shots.sum()
-        low, high = bootstrap_ratio_ci(increases.mean(axis=1), shots, confidence, n_boot, seed)
+        # The mean over repeats of the per-shot increase, computed as one ratio so that the interval holds it.
+        importance, low, high = bootstrap_ratio_ci(increases.mean(axis=1), shots, confidence, n_boot, seed)
         return build_table(
             self.points, method=self.method, output=self.output, region=region, n_points=n_points,
-            importance=per_repeat.mean(axis=1), signed_mean=np.full(n_groups, np.nan),
+            importance=importance, signed_mean=np.full(n_groups, np.nan),
             std=per_repeat.std(axis=1, ddof=1) if repeats > 1 else np.full(n_groups, np.nan),
             ci_low=low, ci_high=high,
         )
@@ -159,7 +161,11 @@ def build_table(points, *, method, output, region, n_points, importance, signed_
 
 
 def bootstrap_ratio_ci(numerators, denominators, confidence=0.95, n_boot=DEFAULT_BOOTSTRAP, seed=0):
-    """Percentile bootstrap interval of sum(numerators) / sum(denominators) over resampled points.
+    """Ratio sum(numerators) / sum(denominators) over the points, with a percentile bootstrap interval.
+
+    The interval comes from ``scipy.stats.bootstrap`` (points resampled with their denominators) and is
+    widened, where rounding or a skewed resampling distribution leaves the estimate outside, to contain the
+    estimate: error bars are never negative. A single point has no spread: its interval is the estimate.
 
     Args:
         numerators: (G, N) per-point numerators, one row per statistic.
@@ -169,22 +175,26 @@ def bootstrap_ratio_ci(numerators, denominators, confidence=0.95, n_boot=DEFAULT
         seed: seed of the resampling.
 
     Returns:
-        (low, high), each (G,); NaN when there are no points.
+        (estimate, low, high), each (G,); NaN when there are no points or the denominators sum to zero.
     """
+    from scipy import stats
+
     numerators = np.asarray(numerators, dtype=np.float64)
-    n_points = numerators.shape[1]
-    if n_points == 0 or n_boot < 1:
-        return np.full(numerators.shape[0], np.nan), np.full(numerators.shape[0], np.nan)
-    rng = np.random.default_rng(seed)
-    # Each resample as a row of counts per point turns the statistics into one matrix product.
-    block = max(1, _BOOTSTRAP_CELLS // n_points)
-    stats = []
-    for start in range(0, n_boot, block):
-        size = min(block, n_boot - start)
-        drawn = rng.integers(0, n_points, size=(size, n_points)) + n_points * np.arange(size)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=size * n_points).reshape(size, n_points).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stats.append((numerators @ counts.T) / (counts @ denominators))
-    stats = np.concatenate(stats, axis=1)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    return np.nanpercentile(stats, tail, axis=1), np.nanpercentile(stats, 100.0 - tail, axis=1)
+    denominators = np.asarray(denominators, dtype=np.float64)
+    n_groups, n_points = numerators.shape
+    if n_points == 0 or denominators.sum() <= 0:
+        nan = np.full(n_groups, np.nan)
+        return nan, nan, nan
+
+    def ratio(indices, axis=-1):
+        # indices: (..., N) resampled point indices; returns (G, ...).
+        return numerators[:, indices].sum(axis=-1) / denominators[indices].sum(axis=-1)
+
+    estimate = ratio(np.arange(n_points))
+    if n_points == 1 or n_boot < 1:
+        return estimate, estimate.copy(), estimate.copy()
+    result = stats.bootstrap((np.arange(n_points),), ratio, n_resamples=int(n_boot), confidence_level=confidence,
+                             method="percentile", vectorized=True,
+                             batch=max(1, _BOOTSTRAP_CELLS // (n_points * n_groups)), rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return estimate, np.fmin(low, estimate), np.fmax(high, estimate)

@@ -84,6 +84,7 @@ def _serve_check(args):
         verdict = "OK" if result["ok"] else "FAILED"
         print(f"serve-check {result['saved_model']}: max |q_served - q_keras| = "
               f"{result['max_abs_diff_committor']:.3g}, max |z_served - z_keras| = "
-              f"{result['max_abs_diff_logit']:.3g} over {result['points']} points ({result['inputs']}); "
+              f"{result['max_abs_diff_logit']:.3g}, gradients (relative) {result['max_rel_diff_gradient']:.3g} "
+              f"over {result['points']} points ({result['inputs']}); "
               f"{verdict} (tolerance {result['tolerance']:g})")
     return 0 if result["ok"] else 1

@@ -40,8 +40,9 @@ class CommittorPredictor:
         """The logit z per point.
 
         Args:
-            x: (N, F) raw features in the model's feature order, or a `CommittorData` (columns are matched
-                to the model's features by name).
+            x: (N, F) raw features in the model's feature order, a `CommittorData` (columns are matched
+                to the model's features by name) or a pandas DataFrame (columns picked by name; other
+                columns, such as labels, are ignored).
 
         Returns:
             float64 array (N,).
@@ -64,16 +65,43 @@ class CommittorPredictor:
         """
         return committor_from_logit(self.predict_logit(x))
 
-    def features_of(self, x, source="<memory>"):
-        """The float32 (N, F) model input for ``x`` (an array or a `CommittorData`).
+    def gradient(self, x):
+        """The gradients of the logit and the committor with respect to the raw features, per point.
 
         Args:
-            x: (N, F) raw features in the model's order, or a `CommittorData` (matched by name).
+            x: as for :meth:`predict_logit`.
+
+        Returns:
+            (dz/dx, dq/dx), float64 arrays (N, F); dq/dx = q (1 - q) dz/dx.
+        """
+        import tensorflow as tf
+
+        x = tf.constant(self.features_of(x))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logit = self._logit_fn(x)
+        dlogit = tape.gradient(logit, x).numpy().astype(np.float64)
+        q = committor_from_logit(np.asarray(logit, dtype=np.float64).reshape(-1, 1))
+        return dlogit, q * (1.0 - q) * dlogit
+
+    def features_of(self, x, source="<memory>"):
+        """The float32 (N, F) model input for ``x`` (an array, a `CommittorData` or a DataFrame).
+
+        Args:
+            x: (N, F) raw features in the model's order, a `CommittorData` (matched by name) or a pandas
+                DataFrame (the model's columns picked by name).
             source: where an array came from, named in errors.
 
         Raises:
-            DataError: the features do not match the model's (names, from the card, or count).
+            DataError: the features do not match the model's (names, from the card, or count), or a
+                DataFrame lacks one of the model's columns.
         """
+        if hasattr(x, "columns") and hasattr(x, "loc") and self.feature_names is not None:
+            missing = [name for name in self.feature_names if name not in x.columns]
+            if missing:
+                raise DataError(source, missing[0], f"missing from the DataFrame's columns; the model {self.path} "
+                                                    f"takes {list(self.feature_names)}")
+            x = x[list(self.feature_names)]
         if hasattr(x, "feature_names"):
             source, names = x.source, tuple(x.feature_names)
             if self.feature_names is not None:
@@ -178,7 +206,7 @@ def load_keras(path, card_path=None):
     """A predictor over a ``.keras`` file (loaded without its training configuration)."""
     import keras
 
-    import committor_keras.model  # noqa: F401  (registers the package's custom layers for deserialisation)
+    from committor_keras.model import _losses, _metrics  # noqa: F401  (register the package's Keras objects)
 
     model = keras.saving.load_model(path, compile=False)
     n_features = int(model.inputs[0].shape[1])

@@ -1,9 +1,12 @@
 """SavedModel export with explicit TF Serving signatures.
 
 The exported graph takes raw features (the model's own Normalization layer is inside it) and serves
-``serving_default``: ``features`` float32 (None, F) -> ``{"committor": (None, 1), "logit": (None, 1)}``, and
-``logit``: ``features`` -> ``{"logit": (None, 1)}``. An ensemble (mean logit of member models) also serves its
-members' spread in ``serving_default``: ``logit_std`` and ``committor_std`` (standard deviations over members).
+``serving_default``: ``features`` float32 (None, F) -> ``{"committor": (None, 1), "logit": (None, 1)}``,
+``logit``: ``features`` -> ``{"logit": (None, 1)}``, and ``gradient``: ``features`` -> the logit and committor
+with their gradients with respect to the raw features, ``dlogit_dx`` = dz/dx and ``dcommittor_dx`` = dq/dx =
+q (1 - q) dz/dx, each (None, F) (rows are independent, so one tape over the batch gives every row's gradient).
+An ensemble (mean logit of member models) also serves its members' spread in ``serving_default``:
+``logit_std`` and ``committor_std`` (standard deviations over members).
 """
 
 from pathlib import Path
@@ -13,7 +16,10 @@ from committor_keras._provenance import atomic_directory
 INPUT_NAME = "features"
 SERVING_SIGNATURE = "serving_default"
 LOGIT_SIGNATURE = "logit"
-_OUTPUTS = {SERVING_SIGNATURE: ("committor", "logit"), LOGIT_SIGNATURE: ("logit",)}
+GRADIENT_SIGNATURE = "gradient"
+GRADIENT_OUTPUTS = ("dlogit_dx", "dcommittor_dx")
+_OUTPUTS = {SERVING_SIGNATURE: ("committor", "logit"), LOGIT_SIGNATURE: ("logit",),
+            GRADIENT_SIGNATURE: ("committor", "logit") + GRADIENT_OUTPUTS}
 SPREAD_OUTPUTS = ("logit_std", "committor_std")
 
 
@@ -27,10 +33,12 @@ def signature_description(n_features, spread=False):
     Returns:
         dict signature name -> {"inputs": {...}, "outputs": {...}} with dtype and shape (``None`` = any).
     """
-    tensor = {"dtype": "float32", "shape": [None, 1]}
+    def tensor(output):
+        return {"dtype": "float32", "shape": [None, n_features if output in GRADIENT_OUTPUTS else 1]}
+
     return {
         name: {"inputs": {INPUT_NAME: {"dtype": "float32", "shape": [None, n_features]}},
-               "outputs": {output: dict(tensor) for output in
+               "outputs": {output: tensor(output) for output in
                            (*outputs, *(SPREAD_OUTPUTS if spread and name == SERVING_SIGNATURE else ()))}}
         for name, outputs in _OUTPUTS.items()
     }
@@ -86,12 +94,22 @@ def export_saved_model(model, path, members=None):
     def logit_only(features):
         return {"logit": model(features, training=False)}
 
+    def gradient(features):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            logit = model(features, training=False)
+        dlogit = tape.gradient(logit, features)
+        committor = tf.sigmoid(logit)
+        return {"committor": committor, "logit": logit, "dlogit_dx": dlogit,
+                "dcommittor_dx": committor * (1.0 - committor) * dlogit}
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     for member in members or ():
         archive.track(member)
     archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=spec)
     archive.add_endpoint(LOGIT_SIGNATURE, logit_only, input_signature=spec)
+    archive.add_endpoint(GRADIENT_SIGNATURE, gradient, input_signature=spec)
     with atomic_directory(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
     return Path(path)

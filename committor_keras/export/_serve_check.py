@@ -8,7 +8,7 @@ from committor_keras._errors import CommittorKerasError
 from committor_keras._provenance import sha256_file
 from committor_keras.export._card import CARD_FILE, KERAS_FILE, SAVED_MODEL_DIR, read_card
 from committor_keras.export._load import load_keras, saved_model_version
-from committor_keras.export._saved_model import INPUT_NAME, SERVING_SIGNATURE
+from committor_keras.export._saved_model import GRADIENT_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
 
 DEFAULT_TOLERANCE = 1e-5
 # Multiples of the training standard deviation at which served and Keras outputs are also compared, so the
@@ -17,7 +17,7 @@ _PROBE_SCALES = (0.0, 1.0, 3.0, 10.0, 100.0)
 
 
 def serve_check(model_dir, data=None, tolerance=DEFAULT_TOLERANCE, seed=0):
-    """Compare the committor served by ``saved_model/<version>`` with the ``model.keras`` model.
+    """Compare the committor and its gradient served by ``saved_model/<version>`` with the ``model.keras`` model.
 
     The SavedModel is loaded with ``tf.saved_model.load`` and called through its ``serving_default``
     signature, as TF Serving does. Inputs: the points of ``data`` if given, else those of the data file named
@@ -31,7 +31,9 @@ def serve_check(model_dir, data=None, tolerance=DEFAULT_TOLERANCE, seed=0):
         seed: seed of the random probes.
 
     Returns:
-        dict: points, inputs (what was compared), max_abs_diff_committor, max_abs_diff_logit, tolerance, ok.
+        dict: points, inputs (what was compared), max_abs_diff_committor, max_abs_diff_logit,
+        max_rel_diff_gradient (of dq/dx and dz/dx from the ``gradient`` signature against the Keras model's,
+        relative to the largest gradient), tolerance, ok.
     """
     import tensorflow as tf
 
@@ -43,18 +45,23 @@ def serve_check(model_dir, data=None, tolerance=DEFAULT_TOLERANCE, seed=0):
     keras_model = load_keras(model_dir / KERAS_FILE, model_dir / CARD_FILE)
     version = saved_model_version(model_dir / SAVED_MODEL_DIR)
     served = tf.saved_model.load(str(version))
-    if SERVING_SIGNATURE not in served.signatures:
-        raise CommittorKerasError(f"{version}: no '{SERVING_SIGNATURE}' signature; TF Serving would not find "
-                                  "the model's default endpoint; re-export it")
+    for signature in (SERVING_SIGNATURE, GRADIENT_SIGNATURE):
+        if signature not in served.signatures:
+            raise CommittorKerasError(f"{version}: no '{signature}' signature; re-export the model with this "
+                                      "version of committor-keras")
     x, inputs = _check_inputs(keras_model, card, data, seed)
     outputs = served.signatures[SERVING_SIGNATURE](**{INPUT_NAME: tf.constant(x)})
     served_q = outputs["committor"].numpy().reshape(-1).astype(np.float64)
     served_z = outputs["logit"].numpy().reshape(-1).astype(np.float64)
     diff_q = float(np.max(np.abs(served_q - keras_model.predict_committor(x))))
     diff_z = float(np.max(np.abs(served_z - keras_model.predict_logit(x))))
+    gradients = served.signatures[GRADIENT_SIGNATURE](**{INPUT_NAME: tf.constant(x)})
+    diff_gradient = max(
+        float(np.max(np.abs(gradients[name].numpy() - expected)) / max(1.0, float(np.max(np.abs(expected)))))
+        for name, expected in zip(("dlogit_dx", "dcommittor_dx"), keras_model.gradient(x)))
     return {"model": str(model_dir), "saved_model": str(version), "points": len(x), "inputs": inputs,
-            "max_abs_diff_committor": diff_q, "max_abs_diff_logit": diff_z, "tolerance": float(tolerance),
-            "ok": bool(diff_q <= tolerance)}
+            "max_abs_diff_committor": diff_q, "max_abs_diff_logit": diff_z, "max_rel_diff_gradient": diff_gradient,
+            "tolerance": float(tolerance), "ok": bool(diff_q <= tolerance and diff_gradient <= tolerance)}
 
 
 def _check_inputs(keras_model, card, data, seed):

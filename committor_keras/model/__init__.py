@@ -1,6 +1,8 @@
 """Committor networks: losses and metrics on the logit, the network builder, training, the HyperModel.
 
-Names load on first use, so that validating a configuration (``SearchSpace``) does not import TensorFlow.
+The names load on first use (as in the search package), so that reading a search configuration, which needs
+only the search space, does not import TensorFlow: `committor-keras tune` reports a bad configuration before
+TensorFlow's start-up.
 """
 
 from committor_keras._lazy import lazy_exports

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from committor_keras._errors import ConfigError
+from committor_keras.model._space import LOSS_NAMES
 
 _PACKAGE = "committor_keras"
 
@@ -119,7 +120,7 @@ class BinomialNLL(_CountLoss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
 
-LOSSES = {"shot_cross_entropy": ShotCrossEntropy, "binomial_nll": BinomialNLL}
+LOSSES = dict(zip(LOSS_NAMES, (ShotCrossEntropy, BinomialNLL)))
 
 
 def get_loss(loss):

@@ -16,6 +16,8 @@ from pathlib import Path
 from committor_keras._errors import ConfigError
 
 ACTIVATIONS = ("relu", "elu", "tanh", "swish", "softplus")
+LOSS_NAMES = ("shot_cross_entropy", "binomial_nll")
+"""The committor losses by name (``committor_keras.model.LOSSES`` maps them to their Keras classes)."""
 MEMORY = "<memory>"
 # The keys of committor_keras.model._losses.LOSSES, here without TensorFlow so that configurations validate
 # (and fail) before it loads.

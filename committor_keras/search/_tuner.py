@@ -14,6 +14,8 @@ from committor_keras._errors import CommittorKerasError
 from committor_keras._provenance import derive_seed, seed_everything, write_json_atomic
 from committor_keras.model import OBJECTIVE, CommittorHyperModel, DivergedError
 from committor_keras.search._oracle import CommittorOracle
+from committor_keras.search._tensorboard import (LOG_DIR, search_hparams, session_name, trial_callbacks,
+                                                 write_experiment)
 
 HISTORY_FILE = "history.json"
 _CONSECUTIVE_FAILURES = "Number of consecutive failures exceeded the limit"
@@ -80,13 +82,24 @@ class CommittorTuner(keras_tuner.Tuner):
         # trial); the models of finished trials are freed without it (bench/bench_search.py records RSS).
         return self._build_hypermodel(hp)
 
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # Keras Tuner names a trial's HParams session by its trial id alone, so trial N of two searches merge
+        # into one row; the session here is named by search and trial (see search/_tensorboard.py).
+        hypermodel = self.hypermodel
+        hparams = search_hparams(hypermodel.space, hypermodel.loss)
+        for callback in [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]:
+            callbacks.extend(trial_callbacks(callback, Path(callback.log_dir) / trial.trial_id,
+                                             session_name(self.project_name, trial.trial_id), hparams,
+                                             hypermodel.active_values(trial.hyperparameters)))
+
 
 def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()):
     """Run (or resume) the Bayesian search with one seed until it has ``max_trials`` trials.
 
     Results live in ``RUN/search-<seed>/`` (Keras Tuner's project directory: running again with the same
     arguments continues an interrupted search and never repeats a finished trial) and TensorBoard logs in
-    ``RUN/logs/search-<seed>/<trial>/``, with Keras Tuner's HParams summaries.
+    ``RUN/logs/search-<seed>/<trial>/``, one HParams session per trial with the objective as its metric
+    (see ``search/_tensorboard.py``).
 
     Args:
         train: ``(x, y, w)`` training arrays (``w`` may be None).
@@ -106,7 +119,8 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
     """
     settings = config.search
     tuner = make_tuner(train[0], run_dir, seed, config)
-    tensorboard = keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "logs" / search_dir_name(seed)),
+    write_experiment(run_dir, config.space, settings.loss)
+    tensorboard = keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / LOG_DIR / search_dir_name(seed)),
                                               write_graph=False, profile_batch=0)
     try:
         with quiet_library_warnings():

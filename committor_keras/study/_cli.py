@@ -59,8 +59,11 @@ def _register_tune(subparsers):
 
 def _tune(args):
     from committor_keras.data import load
+    from committor_keras.search._config import load_config
 
-    data = load(args.data)  # before TensorFlow loads: a bad file is reported at once, without TF's banner
+    # Before TensorFlow loads: a bad file or configuration is reported at once, without TF's start-up.
+    data = load(args.data)
+    load_config(args.config)
     from committor_keras.study._tune import tune
 
     result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,

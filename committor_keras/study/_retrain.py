@@ -19,6 +19,7 @@ from committor_keras.export._card import CARD_FILE
 from committor_keras.model import OBJECTIVE
 from committor_keras.validate import evaluate, scalar_metrics
 from committor_keras.search import load_config, select_top_k, trial_hparams
+from committor_keras.search._tensorboard import top_k_tensorboard
 from committor_keras.search._trials import HP_PREFIX
 from committor_keras.search._tune import arrays
 
@@ -134,14 +135,15 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed, *, callbacks=()
         source = f"trial {trial['trial_id']} of search {trial['search_seed']}"
         hparams = resolve_hparams(trial_hparams(trial), source=source)
         model_seed = retrain_seed(seed, trial["search_seed"], trial["trial_id"])
+        name = f"{rank:0{width}d}"
         try:
-            trained = train_candidate(hparams, parts, settings, model_seed, callbacks)
+            trained = train_candidate(hparams, parts, settings, model_seed,
+                                      [*callbacks, top_k_tensorboard(out_dir, name)])
         except DivergedError as error:
             warnings.warn(f"top-k: {source} diverged when retrained ({error}); taking the next trial",
                           stacklevel=2)
             continue
         model, result, validation, test = trained.model, trained.fit, trained.validation, trained.test
-        name = f"{rank:0{width}d}"
         metrics = {
             "selection": {_SELECTION: float(trial[_SELECTION]),
                           "note": "validation KL per shot of the search trial that ranked this model"},
