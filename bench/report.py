@@ -69,23 +69,29 @@ def _rows(results):
                          ">= PyTorch", f"{row['before_samples_per_s'] / 1e3:.0f}k" if "before_samples_per_s" in row
                          else None, f"{row['after_samples_per_s'] / 1e3:.0f}k",
                          f"{row['after_over_torch']:.2f}x PyTorch", _met(row["after_over_torch"] >= 1)))
-    torsions = results["torsions"]
-    if torsions:
-        rows.append((f"torsions of {torsions['after']['frames']} in-memory frames (mdtraj "
-                     f"{torsions['after']['mdtraj_s'] * 1e3:.0f} ms; max difference "
-                     f"{torsions['after']['max_abs_difference_deg']:.0e} deg)", "<= mdtraj",
-                     f"{torsions['before']['featurise_s'] * 1e3:.0f} ms", f"{torsions['after']['featurise_s'] * 1e3:.0f} ms",
-                     f"{torsions['after_over_mdtraj_time']:.1f}x mdtraj's time", _met(torsions["met"])))
+    features = results["featurisation"]
+    if features:
+        after, before = features["after"], features["before"]
+        rows.append((f"{after['torsions']} torsions of {after['frames']} in-memory frames (mdtraj "
+                     f"{after['mdtraj_s'] * 1e3:.0f} ms; largest difference {after['max_abs_difference_deg']:.0e} deg)",
+                     "<= mdtraj", f"{before['featurise_s'] * 1e3:.0f} ms", f"{after['featurise_s'] * 1e3:.0f} ms",
+                     f"{features['after_over_mdtraj_time']:.1f}x mdtraj's time", _met(features["met"]["torsions"])))
+        rows.append((f"{after['esp_values']} solvent ESP values of {after['esp_frames']} water frames (NumPy "
+                     f"reference {after['esp_reference_s']:.1f} s; largest difference "
+                     f"{after['esp_max_abs_difference']:.0e} kJ/mol/e)", "<= NumPy reference",
+                     f"{before['esp_s']:.1f} s", f"{after['esp_s']:.1f} s",
+                     f"{features['esp_after_over_reference_time']:.2f}x the reference's time",
+                     _met(features["met"]["esp"])))
     return rows
 
 
 def render(results):
     """The BENCHMARKS.md text."""
     rows = _rows(results)
-    meta = next((r for r in (results["search"], results["training"], results["oracle"], results["torsions"]) if r),
+    meta = next((r for r in (results["search"], results["training"], results["oracle"], results["featurisation"]) if r),
                 {})
     loads = []
-    for name in ("search", "training", "oracle", "torsions"):
+    for name in ("search", "training", "oracle", "featurisation"):
         result = results[name] or {}
         values = result.get("load_averages") or [result.get("load_average_start"), result.get("load_average_end")]
         loads += [f"{name}: " + ", ".join(f"{v[0]:.1f}" for v in values if v)]
@@ -117,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args(argv)
-    results = {name: _load(args.results, f"{name}.json") for name in ("search", "oracle", "training", "torsions")}
+    results = {name: _load(args.results, f"{name}.json") for name in ("search", "oracle", "training", "featurisation")}
     Path(args.out).write_text(render(results))
     print(f"wrote {args.out}")
     return 0
