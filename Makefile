@@ -39,8 +39,14 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	for script in bench/bench_*.py; do $(PY) -m bench.$$(basename $$script .py) || exit 1; done
+# Every benchmark, then BENCHMARKS.md. "Before" is main at bd6e259, checked out once to $(BEFORE).
+BEFORE ?= /tmp/before
+bench:
+	$(MAKE) install EXTRAS=$(EXTRAS),bench
+	test -d $(BEFORE) || git worktree add --detach $(BEFORE) bd6e259
+	for script in bench/bench_*.py; do \
+		COMMITTOR_BENCH_BEFORE=$(BEFORE) $(VENV)/bin/python -m bench.$$(basename $$script .py) || exit 1; done
+	$(VENV)/bin/python -m bench.report
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -2,7 +2,8 @@
 
 ``search``: one Bayesian search (``--trials`` trials, the default space, 200 epochs, patience 20) on the
 vacuum set's split, in its own process, for this checkout (``after``) and for ``--before`` (main at bd6e259).
-A callback records, per trial, the time of every epoch end, so a trial's wall time (from the end of the
+The two searches run at the same time (same load). A callback records, per trial, the time of every
+epoch end and the process's CPU time, so a trial's wall time (from the end of the
 previous trial's training) splits into the first epoch (tracing and warm-up), the later, steady-state
 epochs (training steps and the per-epoch validation) and the rest (oracle, model building, checkpoints,
 session clearing); the oracle's own CPU time and the process's RSS after each trial are recorded too.
@@ -24,6 +25,8 @@ Usage: python -m bench.bench_search [--trials 100] [--before-trials 100] [--para
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,19 +37,41 @@ from bench._common import BEFORE, DATA, ROOT, before_dir, record, run_worker
 _EVENTS = []
 
 
+def _cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mb():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _recorder():
-    """A callback writing fit start / epoch end / fit end times to the module's list (survives deepcopy)."""
+def _recorder(progress, oracle_seconds):
+    """A callback that appends each trial's timings to the JSON-lines file ``progress`` as it ends.
+
+    Keras Tuner deep-copies callbacks for every trial, so the callback keeps its state in module globals.
+    """
     import keras
+
+    def trial_end(logs):
+        _EVENTS.append(("end", time.perf_counter(), _rss_mb(), _cpu_s()))
+        starts = [e for e in _EVENTS if e[0] in ("start", "end")]
+        previous, end = starts[-2], starts[-1]
+        begin = next(e[1] for e in reversed(_EVENTS) if e[0] == "begin")
+        epochs = [e[1] for e in _EVENTS if e[0] == "epoch" and begin < e[1] < end[1]]
+        row = {"wall_s": end[1] - previous[1], "before_fit_s": begin - previous[1],
+               "first_epoch_s": epochs[0] - begin, "steady_epochs_s": epochs[-1] - epochs[0],
+               "after_last_epoch_s": end[1] - epochs[-1], "epochs": len(epochs), "rss_mb": end[2],
+               "cpu_s": end[3] - previous[3], "oracle_cpu_s": sum(oracle_seconds)}
+        oracle_seconds.clear()
+        with open(progress, "a") as file:
+            file.write(json.dumps(row) + "\n")
 
     return keras.callbacks.LambdaCallback(
         on_train_begin=lambda logs: _EVENTS.append(("begin", time.perf_counter())),
         on_epoch_end=lambda epoch, logs: _EVENTS.append(("epoch", time.perf_counter())),
-        on_train_end=lambda logs: _EVENTS.append(("end", time.perf_counter(), _rss_mb())))
+        on_train_end=trial_end)
 
 
 def _time_oracle(seconds):
@@ -72,8 +97,8 @@ def _time_oracle(seconds):
         cls.populate_space = timed
 
 
-def search_worker(trials):
-    """Run one default search with ``trials`` trials; per-trial timings (run in its own process)."""
+def search_worker(trials, progress):
+    """Run one default search with ``trials`` trials, appending per-trial timings to ``progress``."""
     from committor_keras.data import labels, load, split_indices
     from committor_keras.search import load_config, run_search
 
@@ -85,38 +110,24 @@ def search_worker(trials):
     oracle_seconds = []
     _time_oracle(oracle_seconds)
     with tempfile.TemporaryDirectory() as run_dir:
-        start = time.perf_counter()
-        _EVENTS.append(("start", start))
-        run_search(train, validation, run_dir, seed=0, config=config, verbose=0, callbacks=[_recorder()])
-        wall = time.perf_counter() - start
-    rows, previous_end, epochs = [], start, []
-    for event in _EVENTS[1:]:
-        if event[0] == "begin":
-            begin, epochs = event[1], []
-        elif event[0] == "epoch":
-            epochs.append(event[1])
-        else:
-            end = event[1]
-            rows.append({"wall_s": end - previous_end, "before_fit_s": begin - previous_end,
-                         "first_epoch_s": epochs[0] - begin, "steady_epochs_s": epochs[-1] - epochs[0],
-                         "after_last_epoch_s": end - epochs[-1], "epochs": len(epochs), "rss_mb": event[2]})
-            previous_end = end
-    return {"wall_s": wall, "trials": rows, "oracle_cpu_s": oracle_seconds}
+        _EVENTS.append(("start", time.perf_counter(), None, _cpu_s()))
+        run_search(train, validation, run_dir, seed=0, config=config, verbose=0,
+                   callbacks=[_recorder(progress, oracle_seconds)])
 
 
-def _summary(result):
-    trials = result["trials"]
+def _summary(trials):
     total = sum(t["wall_s"] for t in trials)
     rss = [t["rss_mb"] for t in trials]
-    return {"trials": len(trials), "wall_s": result["wall_s"], "wall_s_per_trial": result["wall_s"] / len(trials),
+    return {"trials": len(trials), "wall_s": total, "wall_s_per_trial": total / len(trials),
+            "cpu_s_per_trial": sum(t["cpu_s"] for t in trials) / len(trials),
             "steady_state_fraction": sum(t["steady_epochs_s"] for t in trials) / total,
             "first_epoch_fraction": sum(t["first_epoch_s"] for t in trials) / total,
             "overhead_fraction": sum(t["before_fit_s"] + t["after_last_epoch_s"] for t in trials) / total,
             "epochs_per_trial": sum(t["epochs"] for t in trials) / len(trials),
             "rss_mb_first": rss[0], "rss_mb_last": rss[-1],
             "rss_growth_mb_trial_10_to_last": rss[-1] - rss[min(9, len(rss) - 1)],
-            "oracle_cpu_s_max": max(result["oracle_cpu_s"], default=0.0),
-            "oracle_cpu_s_total": sum(result["oracle_cpu_s"])}
+            "oracle_cpu_s_max": max(t["oracle_cpu_s"] for t in trials),
+            "oracle_cpu_s_total": sum(t["oracle_cpu_s"] for t in trials)}
 
 
 def _tune_seconds(out, searches, trials, jobs, cwd=ROOT, config=None):
@@ -142,14 +153,16 @@ def main(argv=None):
     parser.add_argument("--default-tune-before", action="store_true", help="... and the before code's")
     parser.add_argument("--before", default=str(BEFORE))
     parser.add_argument("--out", default="bench/results/search.json")
+    parser.add_argument("--deadline", type=float, default=3600.0,
+                        help="seconds after which the searches are stopped and summarised (default 3600)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--progress", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(search_worker(args.worker)))
+        search_worker(args.worker, args.progress)
         return 0
     if args.run is not None:  # a command whose output is not JSON; report {} when it succeeds
-        import subprocess
         subprocess.run(json.loads(args.run), check=True, stdout=subprocess.DEVNULL)
         print("{}")
         return 0
@@ -158,12 +171,28 @@ def main(argv=None):
               "goals": {"wall_s_100_trials": 180, "steady_state_fraction": 0.75, "rss_growth_mb": 50,
                         "parallel_over_sequential": 0.6},
               "load_averages": [os.getloadavg()]}
-    searches = {}
-    for name, trials in (("after", args.trials), ("before", args.before_trials)):
-        if trials:
-            cwd = before_dir(args.before) if name == "before" else ROOT
-            raw = run_worker([sys.executable, "-m", "bench.bench_search", "--worker", str(trials)], cwd)
-            searches[name] = {"summary": _summary(raw), **raw}
+    # After and before run at the same time, so that both see the same load on a shared machine; a search
+    # still running after --deadline seconds is stopped and summarised over the trials it finished.
+    searches, workers = {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, trials in (("after", args.trials), ("before", args.before_trials)):
+            if trials:
+                cwd = before_dir(args.before) if name == "before" else ROOT
+                progress = Path(folder) / f"{name}.jsonl"
+                workers[name] = (progress, subprocess.Popen(
+                    [sys.executable, "-m", "bench.bench_search", "--worker", str(trials), "--progress", str(progress)],
+                    cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)}, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + args.deadline
+        for name, (progress, worker) in workers.items():
+            try:
+                worker.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.terminate()
+                worker.wait()
+            trials = [json.loads(line) for line in progress.read_text().splitlines()] if progress.exists() else []
+            if not trials:
+                raise SystemExit(f"the {name} search finished no trial")
+            searches[name] = {"summary": _summary(trials), "complete": worker.returncode == 0, "trials": trials}
             result["load_averages"].append(os.getloadavg())
             print(f"{name}: " + ", ".join(f"{k} {v:.3g}" for k, v in searches[name]["summary"].items()))
     result["search"] = searches

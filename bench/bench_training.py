@@ -159,7 +159,7 @@ def main(argv=None):
         for variant in args.variants:
             row[f"{variant}_samples_per_s"] = n_train / statistics.median(r[batch] for r in seconds[variant])
         for variant in args.variants:
-            if variant != "after" and "after" in row:
+            if variant != "after" and "after_samples_per_s" in row:
                 row[f"after_over_{variant}"] = row["after_samples_per_s"] / row[f"{variant}_samples_per_s"]
         rows.append(row)
         print("batch %5s: " % batch + ", ".join(f"{v} {row[f'{v}_samples_per_s'] / 1e3:7.1f}k/s" for v in args.variants))

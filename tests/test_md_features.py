@@ -412,3 +412,20 @@ def test_the_shipped_alanine_dipeptide_structure_is_recognised():
         torsions = TorsionFeatures(mda.Universe(str(path))).run()
     assert torsions.feature_aliases == {"C5-N7-C9-C15": "phi", "N7-C9-C15-N17": "psi", "O6-C5-N7-C9": "theta"}
     assert len(torsions.torsions) == 45
+
+
+@pytest.mark.parametrize("selection", [{}, {"start": 5, "stop": 900, "step": 7}, {"frames": [3, 1, 1999, 40]}])
+def test_in_memory_torsions_equal_those_read_frame_by_frame(selection):
+    """An in-memory trajectory skips the pass over the frames; the shipped file read frame by frame agrees."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "data" / "alanine_dipeptide_vacuum"
+    on_disk = mda.Universe(str(folder / "system.pdb"), str(folder / "configurations.xtc"))
+    in_memory = mda.Universe(str(folder / "system.pdb"), str(folder / "configurations.xtc"))
+    in_memory.transfer_to_memory()
+    assert isinstance(in_memory.trajectory, MemoryReader)
+    read, fast = featurise(on_disk, **selection), featurise(in_memory, **selection)
+    np.testing.assert_array_equal(fast.features, read.features)
+    np.testing.assert_array_equal(fast.angles, read.angles)
+    np.testing.assert_array_equal(fast.frames, read.frames)
+    np.testing.assert_array_equal(fast.times, read.times)

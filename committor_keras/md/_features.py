@@ -14,6 +14,7 @@ import numpy as np
 from MDAnalysis.analysis.base import AnalysisBase
 from MDAnalysis.analysis.results import ResultsGroup
 from MDAnalysis.coordinates.memory import MemoryReader
+from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.lib.distances import calc_dihedrals, self_distance_array
 from MDAnalysis.lib.mdamath import triclinic_box
 
@@ -154,13 +155,25 @@ class TorsionFeatures(_FrameFeaturiser):
     def _get_aggregator(self):
         return ResultsGroup(lookup={key: ResultsGroup.ndarray_vstack for key in ("torsion_xyz", "torsion_box")})
 
+    def _fill_from_memory(self, trajectory, frames):
+        """Fill the buffers of ``frames`` of an in-memory trajectory at once, without visiting each frame."""
+        self.results.torsion_xyz[:] = trajectory.timeseries(asel=self._atoms, order="fac")[frames]
+        if trajectory.dimensions_array is not None:
+            boxes = trajectory.dimensions_array[frames]
+            valid = np.all(boxes[:, :3] > 0, axis=1)
+            self.results.torsion_box[valid] = boxes[valid]
+
     def _conclude(self):
         xyz, boxes = self.results.pop("torsion_xyz"), self.results.pop("torsion_box")
         angles = np.empty((len(xyz), len(self.torsions)))
-        unique, group = np.unique(boxes, axis=0, return_inverse=True)
+        if np.all(boxes == boxes[:1]):  # constant volume: skip sorting the boxes
+            unique, group = boxes[:1], np.zeros(len(boxes), np.int64)
+        else:
+            unique, group = np.unique(boxes, axis=0, return_inverse=True)
         for index, box in enumerate(unique):
             frames = np.flatnonzero(group.ravel() == index)
-            a, b, c, d = (xyz[frames][:, self._quads[:, k]].reshape(-1, 3) for k in range(4))
+            same_box = xyz if len(unique) == 1 else xyz[frames]
+            a, b, c, d = (same_box[:, self._quads[:, k]].reshape(-1, 3) for k in range(4))
             radians = calc_dihedrals(a, b, c, d, box=box if box.any() else None)
             angles[frames] = np.degrees(radians).reshape(len(frames), -1)
         self.results.angles = angles
@@ -304,6 +317,21 @@ class _Stack(AnalysisBase):
         for featuriser in self._featurisers:
             featuriser.n_frames = self.n_frames
             featuriser._prepare()
+
+    def _compute(self, indexed_frames, verbose=None, *, progressbar_kwargs=None):
+        # Torsions of an in-memory trajectory (e.g. universe_from_openmm) need no pass over the frames.
+        trajectory = self._trajectory
+        if not (isinstance(trajectory, MemoryReader)
+                and all(isinstance(f, TorsionFeatures) for f in self._featurisers)):
+            return super()._compute(indexed_frames, verbose, progressbar_kwargs=progressbar_kwargs)
+        frames = indexed_frames[:, 1]
+        self._prepare()
+        self.frames[:len(frames)] = frames
+        # MemoryReader's ts.time: frame * dt plus the time offset of its Timestep.
+        self.times[:len(frames)] = frames * trajectory.dt + trajectory.ts.data.get("time_offset", 0.0)
+        for featuriser in self._featurisers:
+            featuriser._fill_from_memory(trajectory, frames)
+        return self
 
     def _single_frame(self):
         for featuriser in self._featurisers:

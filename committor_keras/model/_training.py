@@ -142,6 +142,13 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     weights, moment_values, velocity_values = ([tf.convert_to_tensor(v) for v in group]
                                                for group in (variables, moments, velocities))
     iterations = tf.convert_to_tensor(plan.optimizer.iterations)
+    if run_epoch.experimental_get_tracing_count() == 0:
+        # Trace with every dimension unknown at once: without this TensorFlow traces the first shapes and
+        # then, at the first network of other widths, once more with relaxed shapes (two traces a structure).
+        run_epoch.get_concrete_function(*tf.nest.map_structure(
+            lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype),
+            (train_set, validation_set, tf.constant([seed, 0], tf.int64), weights[:depth], weights[depth:],
+             moment_values, velocity_values, iterations, *settings)))
     model.stop_training = False
     logs = {}
     callback_list.on_train_begin()
@@ -261,8 +268,8 @@ def _epoch_function(structure):
     """The compiled epoch of networks with this structure (see ``_NetworkPlan.structure``).
 
     One ``tf.function`` per structure, kept for the life of the process: the variables are arguments, so
-    the traced graph holds no model and serves every later network of the same structure (TensorFlow traces
-    it once more with relaxed shapes when the widths first change, then never again).
+    the traced graph holds no model and serves every later network of the same structure (fit_model traces
+    it once, with every dimension unknown).
     """
     point_loss, layers = structure
 
@@ -292,7 +299,7 @@ def _epoch_function(structure):
                   rates, l2):
         # Weights and Adam state come in and go out as tensors, not variables: a variable's handle carries
         # its shape into the traced graph, which then could not serve networks of other widths.
-        learning_rate, beta_1, beta_2, epsilon = tf.unstack(adam)
+        learning_rate, beta_1, beta_2, epsilon = tf.unstack(adam, num=4)
         depth = len(kernels)
         order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(train[0])[0]), seed=seed)
         x, y, w = (tf.gather(part, order) for part in train)
