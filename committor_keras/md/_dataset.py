@@ -93,6 +93,9 @@ def make_dataset(workdir, out, require_complete=False, command=None):
     extras = shot_extras(config, shots, keep)
     extras.update({"window": np.asarray(per["window"])[keep], "phi0_deg": np.asarray(per["phi0"])[keep],
                    "restraint_k": np.asarray(per["k"])[keep]})
+    if "psi0" in per:  # windows with psi restraints (NaN where a window restrains phi only)
+        extras.update({"psi0_deg": np.asarray([np.nan if v is None else v for v in per["psi0"]])[keep],
+                       "restraint_k_psi": np.asarray(per["k_psi"], float)[keep]})
     p_b = shots.p_b[keep]
     low, high = config.topup_range
     metadata = {
