@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "committor_keras.search._cli",
     "committor_keras.export._cli",
     "committor_keras.md._cli",
+    "committor_keras.validate._committor_test_cli",
 )
 
 

@@ -1,0 +1,118 @@
+"""Label channels, join with the shipped water set, draw p_B over (phi, psi), write channels.md (finish.sh step).
+
+Run from the repository root after `md make-dataset` wrote alanine_dipeptide_water_channels.npz:
+    python data/alanine_dipeptide_water_channels/package.py
+Reads the shipped data/alanine_dipeptide_water/alanine_dipeptide_water.npz and never writes it.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from committor_keras.data import load
+from committor_keras.md import status
+from committor_keras.md._channels import join, torsion_from_features, with_channels
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = HERE.parent / "alanine_dipeptide_water" / "alanine_dipeptide_water.npz"
+NEW = HERE / "alanine_dipeptide_water_channels.npz"
+ALL = HERE / "alanine_dipeptide_water_all_channels.npz"
+FIGURE = HERE / "p_b_phi_psi.png"
+# psi intervals (degrees) of the channels across phi = 0, from the pilot (NOTES.md); [low, high), wrapping
+CHANNELS = tuple(json.loads((HERE / "channels.json").read_text())["channels"])
+TARGET_IN_RANGE = 400
+
+
+def in_range(data):
+    p_b = data.p_b
+    return (p_b > 0.1) & (p_b < 0.9)
+
+
+def counts_table(data, label):
+    rows = [f"| {label} | channel | configurations | 0.1 < p_B < 0.9 | shots |", "|---|---|---:|---:|---:|"]
+    names = {int(k): v["name"] for k, v in data.metadata["channels"]["codes"].items()}
+    names[-1] = "none (psi outside every channel)"
+    channel = data.extras["channel"]
+    for code in sorted(set(channel.astype(int).tolist())):
+        members = channel == code
+        rows.append(f"| | {names[code]} | {members.sum()} | {(members & in_range(data)).sum()} | "
+                    f"{int(data.n_shots[members].sum())} |")
+    return rows
+
+
+def window_table(data):
+    rows = ["| window | phi0 | psi0 | k_psi | configurations | mean p_B | 0.1 < p_B < 0.9 | mean psi |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    psi = torsion_from_features(data, "psi")
+    for window in np.unique(data.extras["window"]):
+        m = data.extras["window"] == window
+        psi0 = data.extras["psi0_deg"][m][0] if "psi0_deg" in data.extras else np.nan
+        kpsi = data.extras["restraint_k_psi"][m][0] if "restraint_k_psi" in data.extras else 0
+        mean_psi = np.degrees(np.angle(np.mean(np.exp(1j * np.radians(psi[m])))))
+        rows.append(f"| {int(window)} | {data.extras['phi0_deg'][m][0]:g} | "
+                    f"{'free' if np.isnan(psi0) else f'{psi0:g}'} | {kpsi:g} | {m.sum()} | "
+                    f"{data.p_b[m].mean():.2f} | {in_range(data)[m].sum()} | {mean_psi:.0f} |")
+    return rows
+
+
+def figure(data, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phi = torsion_from_features(data, "phi")
+    psi = torsion_from_features(data, "psi")
+    near = np.abs(phi) < 40
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=90)
+    for part, marker in ((0, "o"), (1, "^")):
+        m = near & (data.extras["part"] == part)
+        sc = ax.scatter(phi[m], psi[m], c=data.p_b[m], cmap="coolwarm", vmin=0, vmax=1, s=9, marker=marker,
+                        linewidths=0, label=data.metadata["parts"][str(part)])
+    fig.colorbar(sc, ax=ax, label="p_B (shots)")
+    ax.set(xlabel="phi (degrees)", ylabel="psi (degrees)", xlim=(-40, 40), ylim=(-180, 180),
+           title="p_B near the phi = 0 barrier (water)")
+    ax.set_yticks(range(-180, 181, 60))
+    ax.legend(loc="lower right", fontsize=7, markerscale=1.5)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main():
+    new = with_channels(load(NEW), CHANNELS)
+    new.save(NEW)
+    shipped = with_channels(load(SHIPPED), CHANNELS)
+    joined = join([shipped, new], ["alanine_dipeptide_water", "alanine_dipeptide_water_channels"])
+    joined.save(ALL)
+    figure(joined, FIGURE)
+    progress = status(HERE)
+    lines = ["", "## Channels and progress (written by package.py after every chunk)", ""]
+    done = progress.get("configurations_with_base_shots", 0)
+    total = progress.get("n_configurations", "?")
+    finished = progress.get("shots_pending_known") == 0 and done == total
+    lines += [f"- Status: {'complete' if finished else 'in progress'}: {done} of {total} configurations "
+              f"have their first {progress.get('shots_fired') and 20} shots; shots fired "
+              f"{progress.get('shots_fired')}; estimated remaining worker-hours "
+              f"{progress.get('estimated_remaining_worker_hours')}.",
+              f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high): "
+              + "; ".join(f"{name} [{low:g}, {high:g})" for name, low, high in CHANNELS) + ".",
+              f"- Target: at least {TARGET_IN_RANGE} configurations with 0.1 < p_B < 0.9 in every channel.",
+              "", "Counts of the combined set `alanine_dipeptide_water_all_channels.npz` (both parts):", ""]
+    lines += counts_table(joined, "all")
+    lines += ["", "This directory's part alone (`alanine_dipeptide_water_channels.npz`):", ""]
+    lines += counts_table(new, "new")
+    lines += ["", "p_B by window of this directory (shot configurations so far):", ""]
+    lines += window_table(new)
+    lines += ["", f"![p_B over (phi, psi)]({FIGURE.name})", "",
+              f"`{FIGURE.name}`: every configuration of both parts with |phi| < 40 degrees, coloured by p_B "
+              "(circles: the shipped phi-restrained set; triangles: this directory's phi- and psi-restrained "
+              "windows).", ""]
+    (HERE / "channels.md").write_text("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
