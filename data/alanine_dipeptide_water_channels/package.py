@@ -1,8 +1,10 @@
 """Label channels, join with the shipped water set, draw p_B over (phi, psi), write channels.md (finish.sh step).
 
 Run from the repository root after `md make-dataset` wrote alanine_dipeptide_water_channels.npz:
-    python data/alanine_dipeptide_water_channels/package.py
-Reads the shipped data/alanine_dipeptide_water/alanine_dipeptide_water.npz and never writes it.
+    python data/alanine_dipeptide_water_channels/package.py [WORKDIR]
+(WORKDIR, default this directory, holds the shot work directory and receives every output; channels.json
+is read from this directory.) Reads the shipped data/alanine_dipeptide_water/alanine_dipeptide_water.npz and
+never writes it.
 """
 
 import json
@@ -17,9 +19,9 @@ from committor_keras.md._channels import join, torsion_from_features, with_chann
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "alanine_dipeptide_water" / "alanine_dipeptide_water.npz"
-NEW = HERE / "alanine_dipeptide_water_channels.npz"
-ALL = HERE / "alanine_dipeptide_water_all_channels.npz"
-FIGURE = HERE / "p_b_phi_psi.png"
+NEW = "alanine_dipeptide_water_channels.npz"
+ALL = "alanine_dipeptide_water_all_channels.npz"
+FIGURE = "p_b_phi_psi.png"
 # psi intervals (degrees) of the channels across phi = 0, from the pilot (NOTES.md); [low, high), wrapping
 CHANNELS = tuple(json.loads((HERE / "channels.json").read_text())["channels"])
 TARGET_IN_RANGE = 400
@@ -81,20 +83,22 @@ def figure(data, path):
     plt.close(fig)
 
 
-def main():
-    new = with_channels(load(NEW), CHANNELS)
-    new.save(NEW)
+def main(workdir=HERE):
+    workdir = Path(workdir)
+    new = with_channels(load(workdir / NEW), CHANNELS)
+    new.save(workdir / NEW)
     shipped = with_channels(load(SHIPPED), CHANNELS)
     joined = join([shipped, new], ["alanine_dipeptide_water", "alanine_dipeptide_water_channels"])
-    joined.save(ALL)
-    figure(joined, FIGURE)
-    progress = status(HERE)
+    joined.save(workdir / ALL)
+    figure(joined, workdir / FIGURE)
+    progress = status(workdir)
     lines = ["", "## Channels and progress (written by package.py after every chunk)", ""]
     done = progress.get("configurations_with_base_shots", 0)
     total = progress.get("n_configurations", "?")
     finished = progress.get("shots_pending_known") == 0 and done == total
+    base = json.loads((workdir / "md.json").read_text())["n_shots"]
     lines += [f"- Status: {'complete' if finished else 'in progress'}: {done} of {total} configurations "
-              f"have their first {progress.get('shots_fired') and 20} shots; shots fired "
+              f"have their first {base} shots; shots fired "
               f"{progress.get('shots_fired')}; estimated remaining worker-hours "
               f"{progress.get('estimated_remaining_worker_hours')}.",
               f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high): "
@@ -106,13 +110,13 @@ def main():
     lines += counts_table(new, "new")
     lines += ["", "p_B by window of this directory (shot configurations so far):", ""]
     lines += window_table(new)
-    lines += ["", f"![p_B over (phi, psi)]({FIGURE.name})", "",
-              f"`{FIGURE.name}`: every configuration of both parts with |phi| < 40 degrees, coloured by p_B "
+    lines += ["", f"![p_B over (phi, psi)]({FIGURE})", "",
+              f"`{FIGURE}`: every configuration of both parts with |phi| < 40 degrees, coloured by p_B "
               "(circles: the shipped phi-restrained set; triangles: this directory's phi- and psi-restrained "
               "windows).", ""]
-    (HERE / "channels.md").write_text("\n".join(lines))
+    (workdir / "channels.md").write_text("\n".join(lines))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:]))
