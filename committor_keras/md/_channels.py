@@ -55,18 +55,30 @@ def label_channels(angles_deg, channels):
     return codes
 
 
-def channel_metadata(channels, alias="psi"):
+def channel_metadata(channels, alias="psi", barrier_phi=None):
     """``metadata["channels"]``: the codes' names and intervals, as stored in a data set."""
-    return {"angle": alias, "outside": OUTSIDE,
+    return {"angle": alias, "outside": OUTSIDE, "barrier_phi_deg": None if barrier_phi is None else list(barrier_phi),
             "codes": {str(code): {"name": name, "interval_deg": [low, high]}
                       for code, (name, low, high) in enumerate(channels)}}
 
 
-def with_channels(data, channels, alias="psi"):
-    """A copy of ``data`` with ``extras["channel"]`` from its ``alias`` torsion and ``metadata["channels"]``."""
+def with_channels(data, channels, alias="psi", barrier_phi=None):
+    """A copy of ``data`` with ``extras["channel"]`` from its ``alias`` torsion and ``metadata["channels"]``.
+
+    Args:
+        data: a :class:`~committor_keras.data.CommittorData` with torsion features.
+        channels: ``(name, low, high)`` intervals of the ``alias`` torsion, see :func:`label_channels`.
+        alias: the torsion that tells channels apart.
+        barrier_phi: ``(low, high)`` in degrees: only configurations with phi inside (near the barrier)
+            get a channel; the others (the basins) get -1. None labels every configuration.
+    """
     new = data.subset(np.arange(len(data)))
-    new.extras["channel"] = label_channels(torsion_from_features(data, alias), channels)
-    new.metadata["channels"] = channel_metadata(channels, alias)
+    codes = label_channels(torsion_from_features(data, alias), channels)
+    if barrier_phi is not None:
+        phi = torsion_from_features(data, "phi")
+        codes[(phi <= barrier_phi[0]) | (phi >= barrier_phi[1])] = OUTSIDE
+    new.extras["channel"] = codes
+    new.metadata["channels"] = channel_metadata(channels, alias, barrier_phi)
     return new
 
 
@@ -94,6 +106,9 @@ def join(datasets, names):
     keys = sorted({key for data in datasets for key in data.extras})
     extras = {}
     for key in keys:
+        if len({d.extras[key].shape[1:] for d in datasets if key in d.extras}) > 1:
+            raise DataError(first.source, f"extras.{key}", "has different shapes per point in the parts "
+                            "(e.g. a different most shots per configuration); drop it from a part or make them equal")
         parts = []
         for data in datasets:
             if key in data.extras:

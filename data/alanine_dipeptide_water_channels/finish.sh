@@ -8,7 +8,9 @@ PYTHON=${PYTHON:-.venv/bin/python}
 if [ -n "${CODE:-}" ]; then
     export PYTHONPATH=$CODE
 fi
-"$PYTHON" -m committor_keras.md make-dataset "$WORKDIR" --out "$WORKDIR/alanine_dipeptide_water_channels.npz"
+# before the first shots make-dataset has nothing to write: package.py then reports the status alone
+"$PYTHON" -m committor_keras.md make-dataset "$WORKDIR" --out "$WORKDIR/alanine_dipeptide_water_channels.npz" \
+    || echo "make-dataset wrote nothing (no shot configurations yet?)"
 "$PYTHON" "$WORKDIR/package.py"
 notes=$(mktemp)
 trap 'rm -f "$notes"' EXIT

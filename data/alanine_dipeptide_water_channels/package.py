@@ -23,7 +23,9 @@ NEW = "alanine_dipeptide_water_channels.npz"
 ALL = "alanine_dipeptide_water_all_channels.npz"
 FIGURE = "p_b_phi_psi.png"
 # psi intervals (degrees) of the channels across phi = 0, from the pilot (NOTES.md); [low, high), wrapping
-CHANNELS = tuple(json.loads((HERE / "channels.json").read_text())["channels"])
+CHANNEL_FILE = json.loads((HERE / "channels.json").read_text())
+CHANNELS = tuple(CHANNEL_FILE["channels"])
+BARRIER_PHI = tuple(CHANNEL_FILE["barrier_phi_deg"])
 TARGET_IN_RANGE = 400
 
 
@@ -35,7 +37,7 @@ def in_range(data):
 def counts_table(data, label):
     rows = [f"| {label} | channel | configurations | 0.1 < p_B < 0.9 | shots |", "|---|---|---:|---:|---:|"]
     names = {int(k): v["name"] for k, v in data.metadata["channels"]["codes"].items()}
-    names[-1] = "none (psi outside every channel)"
+    names[-1] = f"none (basins: phi outside ({BARRIER_PHI[0]:g}, {BARRIER_PHI[1]:g}))"
     channel = data.extras["channel"]
     for code in sorted(set(channel.astype(int).tolist())):
         members = channel == code
@@ -85,9 +87,17 @@ def figure(data, path):
 
 def main(workdir=HERE):
     workdir = Path(workdir)
-    new = with_channels(load(workdir / NEW), CHANNELS)
+    if not (workdir / NEW).is_file():  # nothing shot yet: the status alone
+        progress = status(workdir)
+        (workdir / "channels.md").write_text(
+            "\n## Channels and progress (written by package.py after every chunk)\n\n- Status: in progress: "
+            + (f"sampling, windows done {progress.get('windows_done')}" if not progress["sampled"] else
+               f"{progress['configurations_with_base_shots']} of {progress['n_configurations']} configurations "
+               "shot") + "; no data set yet.\n")
+        return 0
+    new = with_channels(load(workdir / NEW), CHANNELS, barrier_phi=BARRIER_PHI)
     new.save(workdir / NEW)
-    shipped = with_channels(load(SHIPPED), CHANNELS)
+    shipped = with_channels(load(SHIPPED), CHANNELS, barrier_phi=BARRIER_PHI)
     joined = join([shipped, new], ["alanine_dipeptide_water", "alanine_dipeptide_water_channels"])
     joined.save(workdir / ALL)
     figure(joined, workdir / FIGURE)
@@ -101,8 +111,10 @@ def main(workdir=HERE):
               f"have their first {base} shots; shots fired "
               f"{progress.get('shots_fired')}; estimated remaining worker-hours "
               f"{progress.get('estimated_remaining_worker_hours')}.",
-              f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high): "
-              + "; ".join(f"{name} [{low:g}, {high:g})" for name, low, high in CHANNELS) + ".",
+              f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high) of the "
+              f"configurations with {BARRIER_PHI[0]:g} < phi < {BARRIER_PHI[1]:g}: "
+              + "; ".join(f"{name} [{low:g}, {high:g})" for name, low, high in CHANNELS) + "; the others get "
+              "channel -1 (`channels.json`).",
               f"- Target: at least {TARGET_IN_RANGE} configurations with 0.1 < p_B < 0.9 in every channel.",
               "", "Counts of the combined set `alanine_dipeptide_water_all_channels.npz` (both parts):", ""]
     lines += counts_table(joined, "all")
