@@ -90,6 +90,9 @@ def make_dataset(workdir, out, require_complete=False, command=None):
 
     workdir = Path(workdir)
     config = load_config(workdir)
+    if not (workdir / CONFIGURATIONS_JSON).is_file():
+        raise DataError(workdir, "configurations", f"no {CONFIGURATIONS_JSON} yet; sample and shoot first "
+                        f"(`committor-keras md run {workdir}`)")
     table_json = json.loads((workdir / CONFIGURATIONS_JSON).read_text())
     n = table_json["n_configurations"]
     shots = read_shots(workdir, n)
