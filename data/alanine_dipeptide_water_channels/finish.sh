@@ -6,7 +6,8 @@ cd "$(dirname "$0")/../.."
 WORKDIR=data/alanine_dipeptide_water_channels
 PYTHON=${PYTHON:-.venv/bin/python}
 if [ -n "${CODE:-}" ]; then
-    export PYTHONPATH=$CODE
+    # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first on sys.path
+    export PYTHONPATH=$CODE PYTHONSAFEPATH=1
 fi
 # before the first shots make-dataset has nothing to write: package.py then reports the status alone
 "$PYTHON" -m committor_keras.md make-dataset "$WORKDIR" --out "$WORKDIR/alanine_dipeptide_water_channels.npz" \

@@ -14,7 +14,8 @@ PYTHON=${PYTHON:-.venv/bin/python}
 WORKERS=${WORKERS:-1}
 CHUNK_MINUTES=${CHUNK_MINUTES:-30}
 if [ -n "${CODE:-}" ]; then
-    export PYTHONPATH=$CODE
+    # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first on sys.path
+    export PYTHONPATH=$CODE PYTHONSAFEPATH=1
 fi
 exec 9< "$WORKDIR/run.sh"
 if ! flock -n 9; then
