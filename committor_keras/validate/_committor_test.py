@@ -223,7 +223,10 @@ def expected_histogram(q, shots, edges):
 
 
 def plot_histogram(result, path):
-    """The p_B histogram with the binomial expectation from the predicted q (PNG)."""
+    """The p_B histogram with the binomial expectation from the predicted q (PNG).
+
+    Bins are aligned with the values k / shots that p_B takes (``max(1, shots // 20)`` values per bin).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -232,14 +235,16 @@ def plot_histogram(result, path):
     from committor_keras._provenance import atomic_path
 
     shots = result["shots_per_configuration"]
-    edges = np.linspace(0, 1, 21)
+    # bins holding the same number of the values k / shots p_B takes, so the histogram does not alias
+    step = max(1, shots // 20)
+    edges = (np.arange(0, shots + step + 1, step) - 0.5) / shots
     fig, ax = plt.subplots(figsize=(5.0, 3.4), dpi=100)
     ax.hist(result["p_b"], bins=edges, color="#4c72b0", alpha=0.8, label=f"measured ({len(result['p_b'])} "
             f"configurations x {shots} shots)")
     centres = (edges[:-1] + edges[1:]) / 2
     ax.plot(centres, expected_histogram(result["q"], shots, edges), "k.-", label="binomial noise alone")
     ax.axvline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="p_B", ylabel="configurations", xlim=(0, 1),
+    ax.set(xlabel="p_B", ylabel="configurations", xlim=(-0.02, 1.02),
            title=f"committor test: q in [{result['q_range'][0]}, {result['q_range'][1]}]")
     ax.text(0.02, 0.97, f"mean {result['mean_p_b']:.3f}\nstd {result['std_p_b']:.3f}\n"
             f"binomial std {result['std_binomial']:.3f}", transform=ax.transAxes, va="top", fontsize=8)
