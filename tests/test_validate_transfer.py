@@ -7,7 +7,7 @@ from scipy.special import expit
 
 from committor_keras._errors import DataError
 from committor_keras.data import CommittorData
-from committor_keras.validate._transfer import channel_transfer, shot_kl_per_shot
+from committor_keras.validate._transfer import channel_transfer, keras_fit, shot_kl_per_shot
 
 
 def _two_channels(n=600, shots=20, seed=0):
@@ -68,3 +68,13 @@ def test_needs_two_channels():
         channel_transfer(data.subset(data.extras["channel"] == 0), "channel", _logistic_fit([]))
     with pytest.raises(DataError, match="extras.lane"):
         channel_transfer(data, "lane", _logistic_fit([]))
+
+
+@pytest.mark.slow  # four Keras fits: ~15 s on idle cores, over a minute on loaded ones
+def test_keras_fit_trains_the_package_network_per_channel():
+    pytest.importorskip("tensorflow")
+    data = _two_channels(n=400)
+    table = channel_transfer(data, "channel", keras_fit({"hidden_layers": 1, "units_0": 8}, epochs=20,
+                                                        patience=5), seed=1)
+    kl = table.set_index(["train", "test"])["kl_per_shot"]
+    assert np.isfinite(kl).all() and kl["one", "one"] < kl["two", "one"]

@@ -87,3 +87,34 @@ def channel_transfer(data, key, fit, seed=0, fractions=(0.8, 0.1, 0.1)):
                          "kl_per_shot": shot_kl_per_shot(n_a, n_b, q),
                          "rmse": float(np.sqrt(np.mean((q - p_b) ** 2)))})
     return pd.DataFrame(rows)
+
+
+def keras_fit(hparams=None, epochs=200, patience=20, seed=0):
+    """A ``fit`` for :func:`channel_transfer` that trains the package's committor network.
+
+    The training part is split again (stratified, 90 % / 10 %) for early stopping on the validation KL per
+    shot; the network is :func:`committor_keras.model.build_model` with ``hparams`` (e.g. a model card's
+    ``hyperparameters``; defaults fill gaps) trained by :func:`committor_keras.model.fit_model`.
+
+    Returns:
+        ``fit(train_data) -> predict``, ``predict(features) -> q``.
+    """
+    def fit(train):
+        from committor_keras.data import labels, split_indices
+        from committor_keras.model import build_model, fit_model
+
+        inner = split_indices(train, seed, (0.85, 0.1, 0.05))
+        fit_index = np.concatenate([inner.train, inner.test])  # only the validation part is held out
+        x, y = train.features.astype(np.float32), labels(train)
+        model = build_model(hparams or {}, x[fit_index], seed=seed)
+        fit_model(model, hparams or {}, (x[fit_index], y[fit_index], None),
+                  (x[inner.validation], y[inner.validation], None), epochs=epochs, patience=patience, seed=seed)
+
+        def predict(features):
+            logit = model.predict(np.asarray(features, np.float32), verbose=0).reshape(-1)
+            return 1.0 / (1.0 + np.exp(-logit))
+
+        return predict
+
+    return fit
+
