@@ -61,7 +61,7 @@ def window_table(data):
     return rows
 
 
-def figure(data, path):
+def figure(data, path, pilot):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,16 +70,22 @@ def figure(data, path):
     phi = torsion_from_features(data, "phi")
     psi = torsion_from_features(data, "psi")
     near = np.abs(phi) < 40
-    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=90)
+    fig, ax = plt.subplots(figsize=(5.6, 4.2), dpi=90)
     for part, marker in ((0, "o"), (1, "^")):
         m = near & (data.extras["part"] == part)
-        sc = ax.scatter(phi[m], psi[m], c=data.p_b[m], cmap="coolwarm", vmin=0, vmax=1, s=9, marker=marker,
-                        linewidths=0, label=data.metadata["parts"][str(part)])
+        if m.any():
+            ax.scatter(phi[m], psi[m], c=data.p_b[m], cmap="coolwarm", vmin=0, vmax=1, s=9, marker=marker,
+                       linewidths=0, label=data.metadata["parts"][str(part)])
+    points = [(a, b, nb / (na + nb)) for w in pilot["windows"] for a, b, na, nb in
+              zip(w["phi"], w["psi"], w["n_a"], w["n_b"])]
+    a, b, p = np.array(points).T
+    sc = ax.scatter(a, b, c=p, cmap="coolwarm", vmin=0, vmax=1, s=30, marker="s", edgecolors="k",
+                    linewidths=0.4, label="pilot (10 shots each)")
     fig.colorbar(sc, ax=ax, label="p_B (shots)")
     ax.set(xlabel="phi (degrees)", ylabel="psi (degrees)", xlim=(-40, 40), ylim=(-180, 180),
            title="p_B near the phi = 0 barrier (water)")
     ax.set_yticks(range(-180, 181, 60))
-    ax.legend(loc="lower right", fontsize=7, markerscale=1.5)
+    ax.legend(loc="center left", fontsize=7, markerscale=1.2, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -87,45 +93,45 @@ def figure(data, path):
 
 def main(workdir=HERE):
     workdir = Path(workdir)
-    if not (workdir / NEW).is_file():  # nothing shot yet: the status alone
-        progress = status(workdir)
-        (workdir / "channels.md").write_text(
-            "\n## Channels and progress (written by package.py after every chunk)\n\n- Status: in progress: "
-            + (f"sampling, windows done {progress.get('windows_done')}" if not progress["sampled"] else
-               f"{progress['configurations_with_base_shots']} of {progress['n_configurations']} configurations "
-               "shot") + "; no data set yet.\n")
-        return 0
-    new = with_channels(load(workdir / NEW), CHANNELS, barrier_phi=BARRIER_PHI)
-    new.save(workdir / NEW)
     shipped = with_channels(load(SHIPPED), CHANNELS, barrier_phi=BARRIER_PHI)
-    joined = join([shipped, new], ["alanine_dipeptide_water", "alanine_dipeptide_water_channels"])
+    parts, names = [shipped], ["alanine_dipeptide_water"]
+    new = None
+    if (workdir / NEW).is_file():  # make-dataset writes it once configurations have shots
+        new = with_channels(load(workdir / NEW), CHANNELS, barrier_phi=BARRIER_PHI)
+        new.save(workdir / NEW)
+        parts.append(new)
+        names.append("alanine_dipeptide_water_channels")
+    joined = join(parts, names)
     joined.save(workdir / ALL)
-    figure(joined, workdir / FIGURE)
+    figure(joined, workdir / FIGURE, json.loads((HERE / "pilot.json").read_text()))
     progress = status(workdir)
     lines = ["", "## Channels and progress (written by package.py after every chunk)", ""]
-    done = progress.get("configurations_with_base_shots", 0)
-    total = progress.get("n_configurations", "?")
-    finished = progress.get("shots_pending_known") == 0 and done == total
     base = json.loads((workdir / "md.json").read_text())["n_shots"]
-    lines += [f"- Status: {'complete' if finished else 'in progress'}: {done} of {total} configurations "
-              f"have their first {base} shots; shots fired "
-              f"{progress.get('shots_fired')}; estimated remaining worker-hours "
-              f"{progress.get('estimated_remaining_worker_hours')}.",
+    if not progress["sampled"]:
+        state = f"in progress: sampling, windows done {progress['windows_done']}; no shots yet"
+    else:
+        done, total = progress["configurations_with_base_shots"], progress["n_configurations"]
+        finished = progress["shots_pending_known"] == 0 and done == total
+        state = (f"{'complete' if finished else 'in progress'}: {done} of {total} configurations have their "
+                 f"first {base} shots; shots fired {progress['shots_fired']}; estimated remaining worker-hours "
+                 f"{progress.get('estimated_remaining_worker_hours')}")
+    lines += [f"- Status: {state}.",
               f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high) of the "
               f"configurations with {BARRIER_PHI[0]:g} < phi < {BARRIER_PHI[1]:g}: "
               + "; ".join(f"{name} [{low:g}, {high:g})" for name, low, high in CHANNELS) + "; the others get "
               "channel -1 (`channels.json`).",
               f"- Target: at least {TARGET_IN_RANGE} configurations with 0.1 < p_B < 0.9 in every channel.",
-              "", "Counts of the combined set `alanine_dipeptide_water_all_channels.npz` (both parts):", ""]
+              "", f"Counts of the combined set `{ALL}` ({' + '.join(names)}):", ""]
     lines += counts_table(joined, "all")
-    lines += ["", "This directory's part alone (`alanine_dipeptide_water_channels.npz`):", ""]
-    lines += counts_table(new, "new")
-    lines += ["", "p_B by window of this directory (shot configurations so far):", ""]
-    lines += window_table(new)
+    if new is not None:
+        lines += ["", f"This directory's part alone (`{NEW}`):", ""]
+        lines += counts_table(new, "new")
+        lines += ["", "p_B by window of this directory (shot configurations so far):", ""]
+        lines += window_table(new)
     lines += ["", f"![p_B over (phi, psi)]({FIGURE})", "",
-              f"`{FIGURE}`: every configuration of both parts with |phi| < 40 degrees, coloured by p_B "
-              "(circles: the shipped phi-restrained set; triangles: this directory's phi- and psi-restrained "
-              "windows).", ""]
+              f"`{FIGURE}`: every configuration with |phi| < 40 degrees, coloured by p_B: circles the shipped "
+              "phi-restrained set, triangles this directory's phi- and psi-restrained windows (once shot), "
+              "squares the pilot's configurations (10 shots each, so p_B to within ~0.15).", ""]
     (workdir / "channels.md").write_text("\n".join(lines))
     return 0
 
