@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "committor_keras.study._cli",
     "committor_keras.export._cli",
     "committor_keras.md._cli",
+    "committor_keras.validate._committor_test_cli",
 )
 
 

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-COMMANDS = ["inspect", "tune", "study", "predict", "serve-check", "explain", "md", "shoot"]
+COMMANDS = ["inspect", "tune", "study", "predict", "serve-check", "explain", "md", "shoot", "committor-test"]
 
 
 def run_cli(*args, cwd=None):

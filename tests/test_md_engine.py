@@ -312,6 +312,8 @@ def test_cli_init_overrides_status_and_errors(tmp_path, capsys):
     assert main(["shoot", str(workdir), "--slice", "3/2"]) == 2
     assert main(["status", str(workdir)]) == 0
     assert json.loads(capsys.readouterr().out)["sampled"] is False
+    assert main(["make-dataset", str(workdir), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "sample and shoot first" in capsys.readouterr().err
 
 
 def test_second_run_on_the_same_results_file_is_refused(vacuum_run, tmp_path):
@@ -325,3 +327,51 @@ def test_second_run_on_the_same_results_file_is_refused(vacuum_run, tmp_path):
         with pytest.raises(ConfigError, match="another shooting run"):
             shoot(workdir, progress=False)
     assert shoot(workdir, progress=False)
+
+
+# sha256 of configurations.xtc of `_tiny_vacuum()` made by the code before psi restraints existed (commit
+# bd6e259, Reference platform): phi-only windows must keep sampling exactly what they sampled.
+PHI_ONLY_XTC_SHA256 = "6040793e1a235e1973d50ffa40957bc94239420a719b45f1a29557101759e0b3"
+
+
+def test_phi_only_recipes_are_unchanged_by_psi_restraints(vacuum_run, tmp_path):
+    import hashlib
+
+    from committor_keras.md._config import CONFIG_NAME
+
+    assert hashlib.sha256((vacuum_run / "configurations.xtc").read_bytes()).hexdigest() == PHI_ONLY_XTC_SHA256
+    assert "psi0" not in json.loads((vacuum_run / "configurations.json").read_text())["per_configuration"]
+    # the shipped water recipe loads as the preset it was made from and is written back byte for byte
+    shipped = REPO / "data" / "alanine_dipeptide_water"
+    config = load_config(shipped)
+    assert config == water_preset(2024)
+    save_config(tmp_path, config)
+    assert (tmp_path / CONFIG_NAME).read_bytes() == (shipped / CONFIG_NAME).read_bytes()
+
+
+def test_window_psi_fields_are_validated():
+    window = Window(5.0, 2000.0, 3, psi0=120.0, k_psi=1000.0)
+    assert Window.from_dict(json.loads(json.dumps(window.to_dict()))) == window
+    assert Window(5.0, 2000.0, 3).to_dict() == {"phi0": 5.0, "k": 2000.0, "n": 3}
+    with pytest.raises(ConfigError, match="k_psi"):
+        Window(5.0, 2000.0, 3, k_psi=100.0)
+    with pytest.raises(ConfigError, match="psi_0"):
+        Window.from_dict({"phi0": 5.0, "k": 2000.0, "n": 3, "psi_0": 120.0})
+
+
+def test_psi_restrained_window_samples_near_its_centre(tmp_path):
+    pytest.importorskip("MDAnalysis")
+    from committor_keras.data import load
+    from committor_keras.md._dataset import make_dataset
+
+    # phi = 0 and psi = 120 is far from the vacuum path (psi ~ -60..-80): without the psi restraint psi drifts
+    config = _tiny_vacuum(windows=(Window(0.0, 2000.0, 4, psi0=120.0, k_psi=2000.0), Window(65.0, 0.0, 1)))
+    init(tmp_path, config)
+    assert run(tmp_path, progress=False)
+    table = json.loads((tmp_path / "configurations.json").read_text())["per_configuration"]
+    assert all(abs(phi) < 25 for phi in table["phi"][:4])
+    assert all(abs(psi - 120.0) < 25 for psi in table["psi"][:4])
+    assert table["psi0"] == [120.0] * 4 + [None] and table["k_psi"] == [2000.0] * 4 + [0.0]
+    data = load(make_dataset(tmp_path, tmp_path / "ds.npz", command=["test"]))
+    psi0 = data.extras["psi0_deg"]
+    assert np.all((psi0 == 120.0) | (np.isnan(psi0) & (data.extras["window"] == 1)))

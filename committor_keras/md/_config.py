@@ -17,17 +17,43 @@ CONFIG_NAME = "md.json"
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """One sampling window: MD restrained to ``phi0`` (or free when ``k == 0``).
+    """One sampling window: MD restrained to ``phi0`` (or free when ``k == 0``), optionally also to ``psi0``.
 
     Args:
         phi0: restraint centre in degrees; the system is pulled there before sampling.
         k: harmonic force constant in kJ/mol/rad^2 while sampling; 0 samples the basin freely.
         n: configurations saved from this window.
+        psi0: psi restraint centre in degrees, or None for no psi restraint (psi free, as in the presets);
+            psi is pulled there together with phi.
+        k_psi: psi force constant in kJ/mol/rad^2 while sampling (with ``psi0`` only).
     """
 
     phi0: float
     k: float
     n: int
+    psi0: float | None = None
+    k_psi: float = 0.0
+
+    def __post_init__(self):
+        if self.psi0 is None and self.k_psi:
+            raise ConfigError(f"md.json: window at phi0={self.phi0}: 'k_psi' needs 'psi0'; set psi0 or drop k_psi")
+        if self.n < 1 or self.k < 0 or self.k_psi < 0:
+            raise ConfigError(f"md.json: window at phi0={self.phi0}: 'n' must be >= 1 and 'k', 'k_psi' >= 0")
+
+    def to_dict(self):
+        """JSON form; a window without a psi restraint is written as before psi restraints existed."""
+        obj = dataclasses.asdict(self)
+        if self.psi0 is None:
+            del obj["psi0"], obj["k_psi"]
+        return obj
+
+    @classmethod
+    def from_dict(cls, obj, source="<memory>"):
+        """The inverse of :meth:`to_dict`; unknown fields are an error."""
+        unknown = sorted(set(obj) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"{source}: window field(s) {unknown} unknown; use phi0, k, n, psi0, k_psi")
+        return cls(**obj)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +108,7 @@ class MDConfig:
         """JSON form written to ``md.json``."""
         obj = dataclasses.asdict(self)
         obj["states"] = self.states.to_dict()
-        obj["windows"] = [dataclasses.asdict(w) for w in self.windows]
+        obj["windows"] = [w.to_dict() for w in self.windows]
         return obj
 
     @classmethod
@@ -94,7 +120,7 @@ class MDConfig:
             raise ConfigError(f"{source}: unknown field(s) {unknown}; remove them")
         obj = dict(obj)
         obj["states"] = States.from_dict(obj["states"])
-        obj["windows"] = tuple(Window(**w) for w in obj["windows"])
+        obj["windows"] = tuple(Window.from_dict(w, source) for w in obj["windows"])
         for field in ("forcefield", "topup_range"):
             if field in obj:
                 obj[field] = tuple(obj[field])

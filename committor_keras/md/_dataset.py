@@ -44,6 +44,27 @@ def shot_extras(config, table, indices):
             "shot_outcome": outcome, "commit_time_ps": commit}
 
 
+def featurise_frames(config, topology, frames, boxes, distances=False):
+    """The data sets' features of ``frames``: torsions (sin/cos), plus the solvent ESP in water.
+
+    Args:
+        config: the work directory's :class:`~committor_keras.md.MDConfig`.
+        topology: the OpenMM topology of ``system.pdb``.
+        frames: (N, n_atoms, 3) positions in nm.
+        boxes: (N, 3, 3) box vectors in nm, or None in vacuum.
+        distances: add the heavy-atom distances (not in the shipped data sets).
+
+    Returns:
+        :class:`~committor_keras.md.Features`.
+    """
+    from committor_keras.md._features import featurise, universe_from_openmm
+    from committor_keras.md._system import SOLUTE_ATOMS
+
+    universe = universe_from_openmm(topology, frames, boxes)
+    return featurise(universe, solute=f"index 0:{SOLUTE_ATOMS - 1}", torsions=True,
+                     esp=config.solvent == "water", distances=distances)
+
+
 def make_dataset(workdir, out, require_complete=False, command=None):
     """Featurise ``WORKDIR`` and write the committor data set ``out`` (.npz).
 
@@ -65,11 +86,13 @@ def make_dataset(workdir, out, require_complete=False, command=None):
     import sys
 
     from committor_keras.data import CommittorData
-    from committor_keras.md._features import featurise, universe_from_openmm
-    from committor_keras.md._system import SOLUTE_ATOMS, read_pdb
+    from committor_keras.md._system import read_pdb
 
     workdir = Path(workdir)
     config = load_config(workdir)
+    if not (workdir / CONFIGURATIONS_JSON).is_file():
+        raise DataError(workdir, "configurations", f"no {CONFIGURATIONS_JSON} yet; sample and shoot first "
+                        f"(`committor-keras md run {workdir}`)")
     table_json = json.loads((workdir / CONFIGURATIONS_JSON).read_text())
     n = table_json["n_configurations"]
     shots = read_shots(workdir, n)
@@ -83,9 +106,7 @@ def make_dataset(workdir, out, require_complete=False, command=None):
     # In memory from our own XTC reader: MDAnalysis' XTC reader would leave offset caches in WORKDIR.
     frames, boxes, _ = load_configurations(workdir)
     topology, _ = read_pdb(workdir / SYSTEM_PDB)
-    universe = universe_from_openmm(topology, frames[keep], None if boxes is None else boxes[keep])
-    water = config.solvent == "water"
-    feats = featurise(universe, solute=f"index 0:{SOLUTE_ATOMS - 1}", torsions=True, esp=water)
+    feats = featurise_frames(config, topology, frames[keep], None if boxes is None else boxes[keep])
     if len(feats.frames) != len(keep):
         raise DataError(workdir / CONFIGURATIONS_XTC, "frames", f"featurised {len(feats.frames)} frames for "
                         f"{len(keep)} shot configurations; the trajectory may be truncated")
@@ -93,6 +114,9 @@ def make_dataset(workdir, out, require_complete=False, command=None):
     extras = shot_extras(config, shots, keep)
     extras.update({"window": np.asarray(per["window"])[keep], "phi0_deg": np.asarray(per["phi0"])[keep],
                    "restraint_k": np.asarray(per["k"])[keep]})
+    if "psi0" in per:  # windows with psi restraints (NaN where a window restrains phi only)
+        extras.update({"psi0_deg": np.asarray([np.nan if v is None else v for v in per["psi0"]])[keep],
+                       "restraint_k_psi": np.asarray(per["k_psi"], float)[keep]})
     p_b = shots.p_b[keep]
     low, high = config.topup_range
     metadata = {

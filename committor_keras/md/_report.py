@@ -13,6 +13,11 @@ from committor_keras.md._shooting import shot_timing
 from committor_keras.md._workdir import BUILD_JSON, status
 
 
+def _window_text(window):
+    psi = "" if window.psi0 is None else f", psi0 {window.psi0:g}, k_psi {window.k_psi:g}"
+    return f"({window.phi0:g}, {window.k:g}, {window.n}{psi})"
+
+
 def write_readme(workdir, title, commands, notes=""):
     """Write ``WORKDIR/README.md`` from the work directory's own records.
 
@@ -64,8 +69,10 @@ def write_readme(workdir, title, commands, notes=""):
               f"B = {states['B']['name']}: {states['B']['definition']}.",
               f"- Master seed {config.seed}; every window, shot velocity and Langevin noise stream is derived "
               "from it (see `md.json` and the data set's `metadata.provenance.seed_derivation`).",
-              f"- Windows (phi0 in degrees, restraint k in kJ/mol/rad^2, 0 = free basin sampling, configurations): "
-              + ", ".join(f"({w.phi0:g}, {w.k:g}, {w.n})" for w in config.windows)
+              f"- Windows (phi0 in degrees, restraint k in kJ/mol/rad^2, 0 = free basin sampling, configurations"
+              + ("; psi0 and k_psi where psi is restrained" if any(w.psi0 is not None for w in config.windows)
+                 else "") + "): "
+              + ", ".join(_window_text(w) for w in config.windows)
               + f"; pulled over {config.pull_ps:g} ps, equilibrated {config.window_equilibration_ps:g} ps, "
               f"one configuration every {config.stride_steps} steps.",
               f"- Shooting: {config.n_shots} shots per configuration"

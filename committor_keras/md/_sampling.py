@@ -1,4 +1,4 @@
-"""Configurations for shooting: phi-restrained windows across the barrier plus free basin windows.
+"""Configurations for shooting: phi- (or phi- and psi-) restrained windows across the barrier plus free basins.
 
 Each window is pulled from the starting structure to its ``phi0``, equilibrated, then sampled every
 ``stride_steps``. A finished window is written atomically to ``configurations/window-NN.xtc`` (+ ``.json``),
@@ -51,6 +51,9 @@ def sample_window(workdir, index, threads=1):
     topology, positions = _system.read_pdb(Path(workdir) / SYSTEM_PDB)
     system = _system.create_system(config, topology)
     _system.add_phi_restraint(system)
+    restrain_psi = window.psi0 is not None
+    if restrain_psi:  # only then: a phi-only window runs exactly the system it always ran
+        _system.add_psi_restraint(system)
     integrator = _system.create_integrator(config, seed)
     context = _system.create_context(config, system, integrator, threads)
     periodic = config.solvent == "water"
@@ -61,20 +64,27 @@ def sample_window(workdir, index, threads=1):
     context.setVelocitiesToTemperature(config.temperature_K * unit.kelvin, seed)
     steps_per_ps = round(1.0 / config.timestep_ps)
 
-    def current_phi():
+    def current_phi_psi():
         pos = context.getState(positions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         return phi_psi(pos[:_system.SOLUTE_ATOMS].tolist())
 
-    # Pull phi0 along the shorter arc in 100 pieces: a sudden restraint far from phi would blow up.
-    start = math.radians(current_phi()[0])
-    target = math.radians(window.phi0)
-    arc = math.remainder(target - start, 2 * math.pi)
-    context.setParameter("k_phi", config.pull_k)
+    # Pull to the centre along the shorter arc in 100 pieces: a sudden restraint far away would blow up.
+    pulls = [("phi", window.phi0, window.k)]
+    if restrain_psi:
+        pulls.append(("psi", window.psi0, window.k_psi))
+    now = current_phi_psi()
+    arcs = []
+    for (name, centre, _), angle in zip(pulls, now):
+        start = math.radians(angle)
+        arcs.append((name, start, math.remainder(math.radians(centre) - start, 2 * math.pi)))
+        context.setParameter(f"k_{name}", config.pull_k)
     pull_steps = max(1, round(config.pull_ps * steps_per_ps / 100))
     for piece in range(1, 101):
-        context.setParameter("phi0", math.remainder(start + arc * piece / 100, 2 * math.pi))
+        for name, start, arc in arcs:
+            context.setParameter(f"{name}0", math.remainder(start + arc * piece / 100, 2 * math.pi))
         integrator.step(pull_steps)
-    context.setParameter("k_phi", window.k)
+    for name, _, k in pulls:
+        context.setParameter(f"k_{name}", k)
     integrator.step(round(config.window_equilibration_ps * steps_per_ps))
 
     frames, boxes, angles = [], [], []
@@ -88,6 +98,7 @@ def sample_window(workdir, index, threads=1):
     xtc, meta = _window_paths(workdir, index)
     write_xtc(xtc, frames, boxes if periodic else None, dt_ps=config.stride_steps * config.timestep_ps)
     record = {"window": index, "phi0": window.phi0, "k": window.k, "n": window.n, "seed": seed,
+              **({"psi0": window.psi0, "k_psi": window.k_psi} if restrain_psi else {}),
               "phi": [round(a[0], 3) for a in angles], "psi": [round(a[1], 3) for a in angles],
               "seconds": round(time.perf_counter() - started, 1)}
     write_json_atomic(meta, record)
@@ -164,6 +175,10 @@ def _join_windows(workdir, config):
             table["k"].append(rec["k"])
             table["phi"].append(rec["phi"][j])
             table["psi"].append(rec["psi"][j])
+    if any(w.psi0 is not None for w in config.windows):
+        # columns only with psi restraints: a phi-only recipe writes the table it always wrote
+        table["psi0"] = [rec.get("psi0") for rec in records for _ in range(rec["n"])]
+        table["k_psi"] = [rec.get("k_psi", 0.0) for rec in records for _ in range(rec["n"])]
     write_json_atomic(workdir / CONFIGURATIONS_JSON,
                       {"n_configurations": len(frames), "window_seeds": [r["seed"] for r in records],
                        "window_seconds": [r.get("seconds") for r in records],

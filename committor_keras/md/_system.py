@@ -116,15 +116,30 @@ def create_context(config, system, integrator, threads=1):
 
 def add_phi_restraint(system):
     """Add a harmonic restraint on phi with global parameters ``k_phi`` (kJ/mol/rad^2) and ``phi0`` (rad)."""
-    import openmm
-
     from committor_keras.md._states import PHI_ATOMS
 
-    force = openmm.CustomTorsionForce("0.5*k_phi*d^2; d = min(dt, 2*pi - dt); dt = abs(theta - phi0);"
+    return add_torsion_restraint(system, PHI_ATOMS, "phi")
+
+
+def add_psi_restraint(system):
+    """Add a harmonic restraint on psi with global parameters ``k_psi`` (kJ/mol/rad^2) and ``psi0`` (rad)."""
+    from committor_keras.md._states import PSI_ATOMS
+
+    return add_torsion_restraint(system, PSI_ATOMS, "psi")
+
+
+def add_torsion_restraint(system, atoms, name):
+    """Add a harmonic restraint on the torsion ``atoms`` with global parameters ``k_NAME`` and ``NAME0``.
+
+    The distance is taken along the shorter arc, so the restraint is periodic in the torsion.
+    """
+    import openmm
+
+    force = openmm.CustomTorsionForce(f"0.5*k_{name}*d^2; d = min(dt, 2*pi - dt); dt = abs(theta - {name}0);"
                                       f" pi = {math.pi!r}")
-    force.addGlobalParameter("k_phi", 0.0)
-    force.addGlobalParameter("phi0", 0.0)
-    force.addTorsion(*PHI_ATOMS, [])
+    force.addGlobalParameter(f"k_{name}", 0.0)
+    force.addGlobalParameter(f"{name}0", 0.0)
+    force.addTorsion(*atoms, [])
     system.addForce(force)
     return force
 

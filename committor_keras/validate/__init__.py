@@ -9,6 +9,9 @@ from committor_keras._lazy import lazy_exports
 
 _EXPORTS = {
     "LogisticCommittor": "._baselines",
+    "channel_transfer": "._transfer",
+    "committor_test": "._committor_test",
+    "keras_fit": "._transfer",
     "baseline_table": "._baselines",
     "default_baseline_subsets": "._baselines",
     "brier_score": "._scores",

@@ -1,0 +1,95 @@
+"""The committor test on a tiny vacuum case (Reference platform) with a model whose q is known."""
+
+import json
+
+import numpy as np
+import pytest
+
+openmm = pytest.importorskip("openmm")
+pytest.importorskip("MDAnalysis")
+
+from committor_keras._errors import ConfigError, DataError  # noqa: E402
+from committor_keras.md._config import Window, vacuum_preset  # noqa: E402
+from committor_keras.md._sampling import load_configurations  # noqa: E402
+from committor_keras.md._workdir import build, init  # noqa: E402
+from committor_keras.validate._committor_test import committor_test, expected_histogram  # noqa: E402
+
+pytestmark = pytest.mark.md
+PHI = "C5-N7-C9-C15"
+
+
+class PhiModel:
+    """q = sigmoid((phi - centre) / width) from the sin/cos of phi: a model with a known q = 0.5 surface."""
+
+    feature_names = (f"sin({PHI})", f"cos({PHI})")
+    path = "phi-model"
+
+    def __init__(self, centre=0.0, width=4.0):
+        self.centre, self.width = centre, width
+        self.seen = []
+
+    def predict_committor(self, features):
+        self.seen.append(np.asarray(features).copy())
+        phi = np.degrees(np.arctan2(features[:, 0], features[:, 1]))
+        return 1 / (1 + np.exp(-(phi - self.centre) / self.width))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ct") / "work"
+    config = vacuum_preset(seed=13).replace(
+        windows=(Window(-2.0, 2000.0, 5), Window(2.0, 2000.0, 5), Window(-80.0, 0.0, 5)),
+        pull_ps=0.2, window_equilibration_ps=0.2, stride_steps=25, max_steps=2000)
+    init(path, config)
+    build(path, log=lambda line: None)
+    return path
+
+
+def test_picks_only_new_configurations_in_the_band_and_shoots_them(workdir, tmp_path):
+    model = PhiModel()
+    result = committor_test(model, workdir, tmp_path / "out", n=6, shots=8, seed=1, per_window=6,
+                            progress=False, log=lambda line: None)
+    assert len(result["p_b"]) == 6 and all(0.45 <= q <= 0.55 for q in result["q"])
+    assert result["shots_fired"] == 6 * 8
+    # only the restrained windows were sampled: 2 windows x 6 per round
+    assert all(r["sampled"] == 12 for r in result["rounds"])
+    assert np.isclose(result["mean_p_b"], np.mean(result["p_b"]))
+    q = np.asarray(result["q"])
+    assert result["uncommitted_shots"] == 0  # every shot commits within 4 ps in vacuum: m_i = 8
+    assert np.isclose(result["std_binomial"], np.sqrt(np.mean(q * (1 - q) / 8)))
+    assert result["std_expected"] >= result["std_binomial"]
+    on_disk = json.loads((tmp_path / "out" / "committor_test.json").read_text())
+    assert on_disk["p_b"] == result["p_b"] and (tmp_path / "out" / "committor_test.png").stat().st_size > 1000
+    # the shot configurations are sampled afresh, with seeds the work directory never used
+    selected, _, _ = load_configurations(tmp_path / "out" / "selected")
+    assert selected.shape[0] == 6
+
+    again = committor_test(PhiModel(), workdir, tmp_path / "out", n=6, shots=8, seed=1, per_window=6,
+                           progress=False, log=lambda line: None)
+    assert again["p_b"] == result["p_b"]  # resumed from disk: nothing redone differently
+
+
+def test_errors_name_the_fix(workdir, tmp_path):
+    far = PhiModel(centre=170.0, width=1.0)  # q = 0.5 nowhere near the sampled windows
+    with pytest.raises(DataError, match="max-rounds"):
+        committor_test(far, workdir, tmp_path / "far", n=2, shots=2, per_window=2, max_rounds=1,
+                       progress=False, log=lambda line: None)
+    basins = tmp_path / "basins"
+    init(basins, vacuum_preset(seed=3).replace(windows=(Window(-80.0, 0.0, 2),)))
+    with pytest.raises(ConfigError, match="restrained window"):
+        committor_test(PhiModel(), basins, tmp_path / "x", progress=False, log=lambda line: None)
+
+
+def test_expected_histogram_is_the_binomial_mixture():
+    edges = np.linspace(0, 1, 11)
+    counts = expected_histogram([0.5, 0.5], 4, edges)
+    assert counts.sum() == pytest.approx(2.0)
+    # k/4 in {0, .25, .5, .75, 1} with pmf 1/16, 4/16, 6/16, 4/16, 1/16 per configuration
+    assert counts[0] == pytest.approx(2 / 16) and counts[5] == pytest.approx(12 / 16)
+
+
+def test_cli_reports_a_missing_work_directory(tmp_path, capsys):
+    from committor_keras.cli import main
+
+    assert main(["committor-test", str(tmp_path / "model"), "--md", str(tmp_path / "nowhere")]) == 2
+    assert "md.json" in capsys.readouterr().err
