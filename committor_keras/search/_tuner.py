@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from committor_keras._errors import CommittorKerasError
 from committor_keras._provenance import seed_everything, write_json_atomic
 from committor_keras.model import OBJECTIVE, CommittorHyperModel, DivergedError
+from committor_keras.search._oracle import ResumableBayesianOracle
 
 HISTORY_FILE = "history.json"
 _CONSECUTIVE_FAILURES = "Number of consecutive failures exceeded the limit"
@@ -22,12 +23,19 @@ def search_dir_name(seed):
     return f"search-{seed}"
 
 
-class CommittorTuner(keras_tuner.BayesianOptimization):
+class CommittorTuner(keras_tuner.Tuner):
     """Bayesian optimisation that also keeps each trial's per-epoch history (``trial_<id>/history.json``).
 
     Keras Tuner itself stores only the best epoch's metrics of a trial; the histories feed ``trials.json``
-    and learning-curve plots. A diverged trial keeps its history up to the epoch that failed.
+    and learning-curve plots. A diverged trial keeps its history up to the epoch that failed. The oracle is
+    a :class:`ResumableBayesianOracle` (see :func:`run_search`), and the tuner's own state file is written
+    atomically too, so a search killed at any moment reloads.
     """
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        write_json_atomic(self._get_tuner_fname(), self.get_state())
 
     def run_trial(self, trial, *args, **kwargs):
         path = Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE
@@ -41,7 +49,7 @@ class CommittorTuner(keras_tuner.BayesianOptimization):
         return histories
 
 
-def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()):
+def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=(), search_tag=None):
     """Run (or resume) the Bayesian search with one seed until it has ``max_trials`` trials.
 
     Results live in ``RUN/search-<seed>/`` (Keras Tuner's project directory: running again with the same
@@ -57,6 +65,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         verbose: 0 silent, 1 one summary per trial, 2 also Keras' per-epoch lines.
         callbacks: extra Keras callbacks for every trial (Keras Tuner copies them per trial), e.g.
             ``committor_keras.explain.IntegratedGradientsCallback``.
+        search_tag: set by distributed searches (``committor_keras.search._distributed``), else None.
 
     Returns:
         The CommittorTuner after the search.
@@ -67,14 +76,18 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
     settings = config.search
     seed_everything(seed)
     hypermodel = CommittorHyperModel(train[0], space=config.space, loss=settings.loss, seed=seed)
-    tuner = CommittorTuner(
-        hypermodel,
+    oracle = ResumableBayesianOracle(
         objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
         max_trials=settings.max_trials,
         num_initial_points=settings.initial_points,
         # Keras Tuner draws a random seed for a falsy one, so search 0 would not be reproducible.
         seed=seed + 1,
         max_consecutive_failed_trials=settings.max_consecutive_failures,
+        search_tag=search_tag,
+    )
+    tuner = CommittorTuner(
+        oracle,
+        hypermodel,
         directory=str(run_dir),
         project_name=search_dir_name(seed),
         overwrite=False,

@@ -1,0 +1,144 @@
+"""Keras Tuner's Bayesian oracle, made to resume exactly and to survive lost workers.
+
+Keras Tuner's ``BayesianOptimizationOracle`` keeps part of its state only in memory: the NumPy random
+state that seeds the acquisition optimiser's 50 starting points is rebuilt from the seed when a search is
+reloaded (so the first Gaussian-process proposal after a resume differs from an uninterrupted run's), the
+trials come back in file-system order (the GP is fitted on rows in another order), and its JSON files are
+written in place (a kill during a write leaves a file that cannot be reloaded). :class:`ResumableBayesianOracle`
+makes every proposal a function of the search seed, the trial number and the trials finished before it, and
+writes its files atomically, so a search killed at any moment and resumed proposes what an uninterrupted
+search proposes.
+
+For distributed searches (see ``committor_keras.search._distributed``) it also hands the trial of a worker
+that stopped sending heartbeats to the next worker that asks, so a killed worker does not stall the search.
+"""
+
+import collections
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from keras_tuner.src.engine import metrics_tracking
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.engine.oracle import synchronized
+from keras_tuner.oracles import BayesianOptimizationOracle
+
+from committor_keras._provenance import write_json_atomic
+
+TRIAL_FILE = "trial.json"
+# A worker reports every HEARTBEAT_S seconds while it trains; one silent for LEASE_S is taken for dead.
+HEARTBEAT_S = 2.0
+LEASE_S = float(os.environ.get("COMMITTOR_KERAS_WORKER_LEASE_S", 30.0))
+_RANDOM_STREAM, _GP_STREAM = 1, 2
+_FINISHED = (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.FAILED)
+
+
+def proposal_seed(seed, stream, number):
+    """A seed in [0, 2**31 - 1) for one proposal: fixed by the search seed, a stream and the trial number."""
+    return int(np.random.SeedSequence([int(seed), stream, int(number)]).generate_state(1)[0] % (2**31 - 1))
+
+
+class ResumableBayesianOracle(BayesianOptimizationOracle):
+    """``BayesianOptimizationOracle`` whose proposals do not depend on interruptions.
+
+    Differences from Keras Tuner's oracle:
+
+    - the random draws of trial ``n`` (random phase: Keras Tuner's ``_seed_state``; Gaussian-process phase:
+      the starting points of the acquisition optimiser) are seeded by ``(seed, n)``, not by a stream that
+      advances with every proposal and restarts on reload;
+    - trials are kept in trial-number order, also after a reload, so the GP sees the same rows in the same
+      order;
+    - ``oracle.json`` and ``trial.json`` are written atomically, and a reload repairs the state a kill between
+      two writes leaves (a trial finished on disk but not in ``oracle.json`` counts as finished; one created
+      on disk but not in ``oracle.json`` is rerun; an interrupted trial is rerun with its partial metrics
+      dropped);
+    - in a distributed search, a worker's tuner id names the search it belongs to
+      (``<worker>@search-<seed>``): a worker asking the server of another search is told to wait (IDLE); the
+      trial of a worker silent for ``LEASE_S`` seconds goes to the next worker that asks; and a worker that
+      asks for work when the budget is spent while other workers still train is told to wait rather than
+      to stop, so it can take over a trial whose worker died.
+
+    Args:
+        search_tag: ``search-<seed>``, the suffix of the tuner ids this oracle serves (distributed searches).
+        **kwargs: as for ``keras_tuner.oracles.BayesianOptimizationOracle``.
+    """
+
+    def __init__(self, *args, search_tag=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.search_tag = search_tag
+        self._heartbeats = {}
+        self._heartbeat_lock = threading.Lock()
+
+    # --- exact resume -------------------------------------------------------------------------------------
+    def populate_space(self, trial_id):
+        number = int(trial_id)
+        self._seed_state = proposal_seed(self.seed, _RANDOM_STREAM, number)
+        self._random_state = np.random.RandomState(proposal_seed(self.seed, _GP_STREAM, number))
+        return super().populate_space(trial_id)
+
+    def reload(self):
+        super().reload()
+        self.trials = dict(sorted(self.trials.items(), key=lambda item: int(item[0])))
+        finished = [trial_id for trial_id, trial in self.trials.items() if trial.status in _FINISHED]
+        self._retry_queue = [trial_id for trial_id in self._retry_queue if trial_id not in finished]
+        self.end_order += [trial_id for trial_id in finished if trial_id not in self.end_order]
+        self.start_order += [trial_id for trial_id in self.trials if trial_id not in self.start_order]
+        # Created on disk but killed before oracle.json recorded it as running: rerun it too.
+        self._retry_queue += [trial_id for trial_id, trial in self.trials.items()
+                              if trial.status not in _FINISHED and trial_id not in self._retry_queue]
+        for trial_id in self._retry_queue:
+            # A trial killed after reporting its metrics but before ending would otherwise keep them.
+            self.trials[trial_id].metrics = metrics_tracking.MetricsTracker()
+        # The retry queue is served from its end: rerun the lowest trial number first.
+        self._retry_queue.sort(key=int, reverse=True)
+        self._tried_so_far = set()
+        self._id_to_hash = collections.defaultdict(lambda: None)
+        for trial in self.trials.values():
+            self._record_values(trial)
+
+    def save(self):
+        write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        write_json_atomic(Path(self._get_trial_dir(trial.trial_id)) / TRIAL_FILE, trial.get_state())
+
+    # --- distributed workers ------------------------------------------------------------------------------
+    @synchronized
+    def create_trial(self, tuner_id):
+        if self.search_tag is not None and not str(tuner_id).endswith("@" + self.search_tag):
+            # A worker already on the next (or still on the previous) search: let it ask again.
+            return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.IDLE)
+        if self.search_tag is None:
+            return super().create_trial(tuner_id)
+        self._heartbeat(tuner_id)
+        self._requeue_lost_trials()
+        if (self.max_trials and len(self.trials) >= self.max_trials and not self._retry_queue
+                and tuner_id not in self.ongoing_trials
+                and any(other != tuner_id for other in self.ongoing_trials)):
+            return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.IDLE)
+        return super().create_trial(tuner_id)
+
+    def get_trial(self, trial_id):
+        # Workers call this as their heartbeat while they train (see _distributed.WorkerClient).
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            if trial.trial_id == trial_id:
+                self._heartbeat(tuner_id)
+        return super().get_trial(trial_id)
+
+    def _heartbeat(self, tuner_id):
+        with self._heartbeat_lock:
+            self._heartbeats[tuner_id] = time.monotonic()
+
+    def _requeue_lost_trials(self):
+        now = time.monotonic()
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            last = self._heartbeats.setdefault(tuner_id, now)
+            if now - last > LEASE_S:
+                print(f"worker {tuner_id} silent for {now - last:.0f} s: trial {trial.trial_id} goes to another worker")
+                del self.ongoing_trials[tuner_id]
+                self.tuner_ids.discard(tuner_id)
+                trial.metrics = metrics_tracking.MetricsTracker()
+                trial.status = trial_module.TrialStatus.RUNNING
+                self._retry_queue.append(trial.trial_id)
