@@ -28,6 +28,7 @@ FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
 EXTRA_PREFIX = "extra."
 _LABEL_COLUMNS = {"n_a", "n_b", "p_b", "n_shots", "weight"}
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members, an empty archive
 
 
 def load(path):
@@ -128,6 +129,12 @@ def _npz_arrays(data):
 
 
 def _read_npz(path):
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic not in _ZIP_MAGICS:
+        # np.load would take any non-archive for a pickle and report "pickled objects".
+        raise DataError(path, "file", f"not a .npz archive (it starts with {magic!r}, not a zip header); save "
+                                      "the data with CommittorData.save or numpy.savez, or name a CSV file .csv")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -188,6 +195,8 @@ def _read_csv(path):
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
+    if frame.empty:
+        raise DataError(path, "rows", "the file has a header but no data rows; add one row per point")
     feature_columns = [c for c in frame.columns if c not in _LABEL_COLUMNS and not c.startswith(EXTRA_PREFIX)]
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:

@@ -180,7 +180,14 @@ def load_keras(path, card_path=None):
 
     import committor_keras.model  # noqa: F401  (registers the package's custom layers for deserialisation)
 
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except ValueError as error:
+        if "safe_mode" not in str(error):
+            raise
+        raise CommittorKerasError(f"{path}: holds a Lambda layer (Python code), which Keras' safe mode refuses to "
+                                  "load; committor-keras never loads code from model files: re-export the model "
+                                  "without Lambda layers") from None
     n_features = int(model.inputs[0].shape[1])
     return CommittorPredictor(lambda x: model(x, training=False), n_features, path, "keras", card_path)
 

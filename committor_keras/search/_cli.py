@@ -30,7 +30,9 @@ def register(subparsers):
         description="Split DATA (seeded, stratified over p_B), run several seeded Bayesian searches over "
                     "the network's hyperparameters (objective: validation KL per shot), write every trial to "
                     "OUT/trials.csv, then retrain and export the best k models to OUT/top/. Running the same "
-                    "command again resumes an interrupted run; a larger --max-trials adds trials.",
+                    "command again resumes an interrupted run exactly; a larger --max-trials adds trials, a "
+                    "larger --top-k exports more models; other epochs, patience, loss, space or seed are "
+                    "refused unless --overwrite.",
         epilog="example: committor-keras tune data/alanine_dipeptide_vacuum/alanine_dipeptide_vacuum.npz "
                "--out runs/ala --config configs/demo.toml --seed 0\n"
                "see configs/default.toml for every setting; TensorBoard: tensorboard --logdir OUT/logs",
@@ -43,7 +45,10 @@ def register(subparsers):
     parser.add_argument("--searches", type=_positive_int, help="number of independent searches")
     parser.add_argument("--top-k", type=_positive_int, help="models to retrain and export")
     parser.add_argument("--epochs", type=_positive_int, help="maximum epochs per trial")
+    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and the searches (default 0)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an OUT made with other settings (deletes its results)")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
     parser.set_defaults(func=_tune)
 
@@ -55,7 +60,8 @@ def _tune(args):
     from committor_keras.search._tune import tune
 
     result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
-                  top_k=args.top_k, epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+                  top_k=args.top_k, epochs=args.epochs, patience=args.patience, seed=args.seed,
+                  verbose=0 if args.quiet else 1, overwrite=args.overwrite)
     if args.quiet:
         print(result.summary.to_string(index=False))
     return 0
