@@ -50,18 +50,54 @@ def register(subparsers):
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh in an OUT made with other settings (deletes its results)")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    group = parser.add_argument_group(
+        "distributed search (Keras Tuner's chief/worker over gRPC; OUT on a file system all share)")
+    group.add_argument("--chief", action="store_true",
+                       help="serve the searches to workers and run no trial here; then retrain the top k")
+    group.add_argument("--bind", metavar="ADDRESS:PORT", default=None,
+                       help="where the chief listens (default 127.0.0.1:8000; the port is unauthenticated: "
+                            "bind another address only on a trusted network)")
+    group.add_argument("--worker", action="store_true",
+                       help="run trials for the chief at --chief-address; settings come from OUT/run.json")
+    group.add_argument("--chief-address", metavar="ADDRESS:PORT", help="the chief's --bind (for --worker)")
+    group.add_argument("--timeout", type=float, default=None,
+                       help="seconds a worker waits for the chief before giving up (default 60)")
     parser.set_defaults(func=_tune)
+
+
+def _roles(args):
+    """The Chief or Worker the flags ask for (checked before anything loads), or ``(None, None)``."""
+    from committor_keras._errors import ConfigError
+    from committor_keras.search._distributed import DEFAULT_BIND, DEFAULT_TIMEOUT_S, Chief, Worker
+
+    if args.chief and args.worker:
+        raise ConfigError("--chief and --worker: a process is one or the other; start them separately")
+    if args.worker:
+        if not args.chief_address:
+            raise ConfigError("--worker needs --chief-address ADDRESS:PORT (the chief's --bind)")
+        return None, Worker(args.chief_address, timeout=DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout)
+    if args.chief_address or args.timeout is not None:
+        raise ConfigError("--chief-address and --timeout are for --worker; add --worker")
+    if args.bind and not args.chief:
+        raise ConfigError("--bind is for --chief; add --chief")
+    return (Chief(args.bind or DEFAULT_BIND) if args.chief else None), None
 
 
 def _tune(args):
     from committor_keras.data import load
 
+    chief, worker = _roles(args)
     data = load(args.data)  # before TensorFlow loads: a bad file is reported at once, without TF's banner
+    if worker is not None:
+        from committor_keras.search._distributed import work
+
+        work(data, args.out, worker, verbose=0 if args.quiet else 1)
+        return 0
     from committor_keras.search._tune import tune
 
     result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
                   top_k=args.top_k, epochs=args.epochs, patience=args.patience, seed=args.seed,
-                  verbose=0 if args.quiet else 1, overwrite=args.overwrite)
+                  verbose=0 if args.quiet else 1, overwrite=args.overwrite, chief=chief)
     if args.quiet:
         print(result.summary.to_string(index=False))
     return 0

@@ -46,7 +46,7 @@ class TuneResult(typing.NamedTuple):
 
 
 def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None, seed=0, epochs=None,
-         patience=None, verbose=1, callbacks=(), top_k_callbacks=(), overwrite=False):
+         patience=None, verbose=1, callbacks=(), top_k_callbacks=(), overwrite=False, chief=None):
     """Tune committor networks with several seeded Bayesian searches and retrain the best k.
 
     Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
@@ -71,6 +71,8 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         callbacks: extra Keras callbacks for every search trial (e.g. an ``IntegratedGradientsCallback``).
         top_k_callbacks: extra Keras callbacks for every top-k retraining.
         overwrite: start afresh in a run directory made with other settings (its results are deleted).
+        chief: a ``committor_keras.search._distributed.Chief`` to serve the searches to workers (which run
+            the trials) instead of running them here; None runs them in this process.
 
     Returns:
         TuneResult.
@@ -102,9 +104,11 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     train, validation = _arrays(data, split.train), _arrays(data, split.validation)
     for number, search_seed in enumerate(seeds, start=1):
         if verbose:
-            print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}")
+            print(f"search {number}/{len(seeds)} (seed {search_seed}): {run_dir / search_dir_name(search_seed)}"
+                  + ("" if chief is None else f", served to workers on {chief.bind}"))
         try:
-            run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
+            run_search(train, validation, run_dir, search_seed, config, verbose=verbose, callbacks=callbacks,
+                       role=chief)
         finally:
             # Keep the table current even when a search stops early or is interrupted.
             trials = write_trial_table(run_dir, seeds)

@@ -49,7 +49,7 @@ class CommittorTuner(keras_tuner.Tuner):
         return histories
 
 
-def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=(), search_tag=None):
+def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=(), role=None):
     """Run (or resume) the Bayesian search with one seed until it has ``max_trials`` trials.
 
     Results live in ``RUN/search-<seed>/`` (Keras Tuner's project directory: running again with the same
@@ -65,7 +65,9 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         verbose: 0 silent, 1 one summary per trial, 2 also Keras' per-epoch lines.
         callbacks: extra Keras callbacks for every trial (Keras Tuner copies them per trial), e.g.
             ``committor_keras.explain.IntegratedGradientsCallback``.
-        search_tag: set by distributed searches (``committor_keras.search._distributed``), else None.
+        role: None for a search in this process, else the ``Chief`` or ``Worker`` of a distributed search
+            (``committor_keras.search._distributed``; a worker's Keras Tuner variables must be set around the
+            call, see ``Worker.environment``).
 
     Returns:
         The CommittorTuner after the search.
@@ -83,7 +85,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         # Keras Tuner draws a random seed for a falsy one, so search 0 would not be reproducible.
         seed=seed + 1,
         max_consecutive_failed_trials=settings.max_consecutive_failures,
-        search_tag=search_tag,
+        search_tag=None if role is None else search_dir_name(seed),
     )
     tuner = CommittorTuner(
         oracle,
@@ -96,9 +98,10 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
                                               write_graph=False, profile_batch=0)
     try:
         with _quiet_library_warnings():
-            tuner.search(train=train, validation=validation, epochs=settings.epochs,
-                         patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
-                         fit_verbose=2 if verbose > 1 else 0)
+            search = tuner.search if role is None else role.search_function(tuner)
+            search(train=train, validation=validation, epochs=settings.epochs,
+                   patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
+                   fit_verbose=2 if verbose > 1 else 0)
     except RuntimeError as error:
         if not str(error).startswith(_CONSECUTIVE_FAILURES):
             raise
