@@ -154,7 +154,7 @@ CASES = [
     Case("explain on a directory that is not a run", "explain DIR", lambda f: ["explain", f.empty_dir],
          "run.json: missing"),
     Case("explain with an unknown method", "explain RUN --methods lime",
-         lambda f: ["explain", f.run, "--methods", "lime"], "unknown method"),
+         lambda f: ["explain", f.run, "--methods", "lime"], "unknown explanation method(s) ['lime']"),
     Case("explain with other data than the run's", "explain RUN --data OTHER",
          lambda f: ["explain", f.run, "--data", f.other], "the content differs from the data recorded"),
     # md
