@@ -274,3 +274,33 @@ if __name__ == "__main__":
     head, tail = text[:text.index(TABLE_START) + len(TABLE_START)], text[text.index(TABLE_END):]
     DOC.write_text(f"{head}\n{catalogue_markdown()}\n{tail}")
     print(f"wrote {len(CASES)} cases to {DOC}", file=sys.stderr)
+
+
+def test_top_k_above_the_completed_trials_gives_a_notice(capsys):
+    import pandas as pd
+
+    from committor_keras.search._tune import _notice_top_k
+
+    _notice_top_k(5, pd.DataFrame({"status": ["COMPLETED", "FAILED", "COMPLETED"]}))
+    assert "top_k is 5 but only 2 trial(s) completed; exporting 2" in capsys.readouterr().err
+    _notice_top_k(2, pd.DataFrame({"status": ["COMPLETED", "COMPLETED"]}))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_best_model_no_better_than_a_constant_is_warned_about(capsys):
+    import pandas as pd
+
+    from committor_keras.data import split_indices
+    from committor_keras.model import kl_per_shot
+    from committor_keras.search._tune import _warn_if_no_better_than_constant
+
+    data = make_synthetic(n_points=400, n_relevant=2, n_decoys=1, shots_per_point=10, seed=6)
+    split = split_indices(data, 0)
+    y = np.stack([data.n_a, data.n_b], axis=1)
+    p_b = data.n_b[split.train].sum() / y[split.train].sum()
+    constant = float(kl_per_shot(y[split.test], np.full(len(split.test), np.log(p_b / (1 - p_b)))))
+    _warn_if_no_better_than_constant(pd.DataFrame({"test_kl_per_shot": [constant * 1.01, constant * 2]}), data,
+                                     split)
+    assert f"q = {p_b:.3g}" in capsys.readouterr().err
+    _warn_if_no_better_than_constant(pd.DataFrame({"test_kl_per_shot": [constant * 0.5]}), data, split)
+    assert capsys.readouterr().err == ""
