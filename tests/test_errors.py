@@ -304,3 +304,18 @@ def test_a_best_model_no_better_than_a_constant_is_warned_about(capsys):
     assert f"q = {p_b:.3g}" in capsys.readouterr().err
     _warn_if_no_better_than_constant(pd.DataFrame({"test_kl_per_shot": [constant * 0.5]}), data, split)
     assert capsys.readouterr().err == ""
+
+
+def test_data_and_configuration_errors_come_before_tensorflow_loads(tmp_path):
+    import subprocess
+
+    data = tmp_path / "d.npz"
+    make_synthetic(n_points=50, seed=0).save(data)
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[search]\nepoch = 3\n")
+    code = ("import sys; from committor_keras.cli import main; "
+            f"status = main(['tune', {str(data)!r}, '--out', {str(tmp_path / 'run')!r}, '--config', {str(typo)!r}]); "
+            "print(status, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert "key 'search.epoch': unknown setting" in result.stderr and not (tmp_path / "run").exists()

@@ -178,7 +178,9 @@ def load_keras(path, card_path=None):
     """A predictor over a ``.keras`` file (loaded without its training configuration)."""
     import keras
 
-    import committor_keras.model  # noqa: F401  (registers the package's custom layers for deserialisation)
+    # Registers the package's custom losses and metrics for deserialisation.
+    import committor_keras.model._losses  # noqa: F401
+    import committor_keras.model._metrics  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, compile=False)

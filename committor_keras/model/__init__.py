@@ -1,19 +1,23 @@
-"""Committor networks: losses and metrics on the logit, the network builder, training, the HyperModel."""
+"""Committor networks: losses and metrics on the logit, the network builder, training, the HyperModel.
 
-from committor_keras.model._hypermodel import CommittorHyperModel
-from committor_keras.model._losses import LOSSES, BinomialNLL, ShotCrossEntropy, binomial_nll, get_loss, \
-    shot_cross_entropy
-from committor_keras.model._metrics import CommittorRMSE, CrossEntropyPerShot, KLPerShot, committor_metrics, \
-    committor_rmse, cross_entropy_per_shot, kl_per_shot, shot_entropy, shot_kl_divergence
-from committor_keras.model._network import build_model
-from committor_keras.model._space import ACTIVATIONS, DEFAULT_HPARAMS, SearchSpace, hparam_names, \
-    is_integer_hparam, resolve_hparams
-from committor_keras.model._training import OBJECTIVE, DivergedError, FitResult, fit_model, make_dataset
+The names below load on first use, so that reading and validating a search configuration (which needs only
+the search space) does not wait for TensorFlow.
+"""
 
-__all__ = [
-    "ACTIVATIONS", "DEFAULT_HPARAMS", "LOSSES", "OBJECTIVE", "BinomialNLL", "CommittorHyperModel", "CommittorRMSE",
-    "CrossEntropyPerShot", "DivergedError", "FitResult", "KLPerShot", "SearchSpace", "ShotCrossEntropy",
-    "binomial_nll", "build_model", "committor_metrics", "committor_rmse", "cross_entropy_per_shot", "fit_model",
-    "get_loss", "hparam_names", "is_integer_hparam", "kl_per_shot", "make_dataset", "resolve_hparams", "shot_cross_entropy", "shot_entropy",
-    "shot_kl_divergence",
-]
+from committor_keras._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("CommittorHyperModel",), "._hypermodel"),
+    **dict.fromkeys(("LOSSES", "BinomialNLL", "ShotCrossEntropy", "binomial_nll", "get_loss", "shot_cross_entropy"),
+                    "._losses"),
+    **dict.fromkeys(("CommittorRMSE", "CrossEntropyPerShot", "KLPerShot", "committor_metrics", "committor_rmse",
+                     "cross_entropy_per_shot", "kl_per_shot", "shot_entropy", "shot_kl_divergence"), "._metrics"),
+    **dict.fromkeys(("build_model",), "._network"),
+    **dict.fromkeys(("ACTIVATIONS", "DEFAULT_HPARAMS", "LOSS_NAMES", "SearchSpace", "hparam_names",
+                     "is_integer_hparam", "resolve_hparams"), "._space"),
+    **dict.fromkeys(("OBJECTIVE", "DivergedError", "FitResult", "fit_model", "make_dataset"), "._training"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from committor_keras._errors import ConfigError
+from committor_keras.model._space import LOSS_NAMES
 
 _PACKAGE = "committor_keras"
 
@@ -120,6 +121,7 @@ class BinomialNLL(_CountLoss):
 
 
 LOSSES = {"shot_cross_entropy": ShotCrossEntropy, "binomial_nll": BinomialNLL}
+assert tuple(LOSSES) == LOSS_NAMES, "the space module lists the losses by name for TensorFlow-free validation"
 
 
 def get_loss(loss):

@@ -87,17 +87,21 @@ def _tune(args):
     from committor_keras.data import load
 
     chief, worker = _roles(args)
-    data = load(args.data)  # before TensorFlow loads: a bad file is reported at once, without TF's banner
+    # Before TensorFlow loads: a bad file or setting is reported at once, without TF's banner.
+    data = load(args.data)
     if worker is not None:
         from committor_keras.search._distributed import work
 
         work(data, args.out, worker, verbose=0 if args.quiet else 1)
         return 0
+    from committor_keras.search._config import load_config
+
+    config = load_config(args.config).with_overrides(max_trials=args.max_trials, searches=args.searches,
+                                                     top_k=args.top_k, epochs=args.epochs, patience=args.patience)
     from committor_keras.search._tune import tune
 
-    result = tune(data, args.out, config=args.config, max_trials=args.max_trials, searches=args.searches,
-                  top_k=args.top_k, epochs=args.epochs, patience=args.patience, seed=args.seed,
-                  verbose=0 if args.quiet else 1, overwrite=args.overwrite, chief=chief)
+    result = tune(data, args.out, config=config, seed=args.seed, verbose=0 if args.quiet else 1,
+                  overwrite=args.overwrite, chief=chief)
     if args.quiet:
         print(result.summary.to_string(index=False))
     return 0

@@ -4,8 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from committor_keras._errors import ConfigError
-from committor_keras.model import LOSSES, SearchSpace
-from committor_keras.model._space import MEMORY, read_toml
+from committor_keras.model._space import LOSS_NAMES, MEMORY, SearchSpace, read_toml
 
 _TABLES = ("search", "space")
 
@@ -65,9 +64,9 @@ def _settings(table, source):
         value = table.get(name, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{source}: key 'search.{name}': {value!r} is not valid; give an integer >= 1")
-    if "loss" in table and table["loss"] not in LOSSES:
+    if "loss" in table and table["loss"] not in LOSS_NAMES:
         raise ConfigError(f"{source}: key 'search.loss': {table['loss']!r} is not valid; give one of "
-                          f"{', '.join(LOSSES)}")
+                          f"{', '.join(LOSS_NAMES)}")
     table = dict(table)
     if "seeds" in table:
         seeds = table["seeds"]
