@@ -71,4 +71,4 @@ def relative_to(path, base):
 def resolve_from(recorded, base):
     """A recorded path: absolute as it is, relative ones taken from the directory ``base``."""
     recorded = Path(recorded)
-    return recorded if recorded.is_absolute() else Path(base) / recorded
+    return recorded if recorded.is_absolute() else Path(os.path.normpath(Path(base) / recorded))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import CommittorKerasError, DataError
+from committor_keras._paths import resolve_from
 
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.npz"
@@ -77,7 +78,7 @@ def _locate(recorded, run_dir, run_file):
     if not recorded:
         raise CommittorKerasError(f"{run_file}: no data path recorded; pass the data file explicitly (--data)")
     # Runs record the data relative to the run directory; runs made before that, relative to where tune ran.
-    candidates = [Path(recorded)] if Path(recorded).is_absolute() else [run_dir / recorded, Path(recorded)]
+    candidates = [resolve_from(recorded, run_dir), Path(recorded)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
