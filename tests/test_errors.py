@@ -319,3 +319,15 @@ def test_data_and_configuration_errors_come_before_tensorflow_loads(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["2", "False"], result.stderr
     assert "key 'search.epoch': unknown setting" in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_a_larger_top_k_continues_the_run_and_overwrite_starts_afresh(files, capsys):
+    base = ["tune", str(files.data), "--out", str(files.run), "--config", str(files.tiny), "--quiet"]
+    trials = (files.run / "trials.csv").read_text()
+    capsys.readouterr()
+    assert main([*base, "--top-k", "2"]) == 0
+    assert "top_k is 2 but only 1 trial(s) completed" in capsys.readouterr().err
+    assert (files.run / "trials.csv").read_text() == trials  # nothing retrained in the search
+    assert main([*base, "--epochs", "3", "--overwrite"]) == 0
+    assert json.loads((files.run / "run.json").read_text())["config"]["search"]["epochs"] == 3
+    assert main([*base, "--epochs", "3"]) == 0  # the new settings are now the run's

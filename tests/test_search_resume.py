@@ -1,4 +1,4 @@
-"""Exact resume: a search interrupted anywhere and resumed proposes, trains and exports what an uninterrupted one does."""
+"""Exact resume: a search interrupted anywhere and resumed proposes, trains and exports what a straight one does."""
 
 import json
 import os
