@@ -133,3 +133,27 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(files):
     assert survivor.returncode == 0, stderr
     state = _oracle_state(run)
     assert state["run_times"][held] == 1 and sorted(state["end_order"]) == ["0", "1", "2", "3"]
+
+
+def test_the_oracle_moves_workers_of_other_searches_along(tmp_path):
+    import keras_tuner
+
+    from committor_keras.search._oracle import ResumableBayesianOracle
+
+    space = keras_tuner.HyperParameters()
+    space.Int("units", 4, 64)
+    oracle = ResumableBayesianOracle(objective=keras_tuner.Objective("score", "min"), max_trials=2, seed=1,
+                                     hyperparameters=space, search_tag="search-7",
+                                     search_order=["search-3", "search-7", "search-5"])
+    oracle._set_project_dir(str(tmp_path), "search-7")
+    assert oracle.create_trial("w1@search-3").status == "STOPPED"  # behind: its search ended without it
+    assert oracle.create_trial("w1@search-5").status == "IDLE"  # ahead: its search is not served yet
+    assert not oracle.tuner_ids and not oracle.trials
+    first = oracle.create_trial("w1@search-7")
+    second = oracle.create_trial("w2@search-7")
+    assert first.status == second.status == "RUNNING" and first.trial_id != second.trial_id
+    # The budget is spent while w2 still trains: w1 waits (to take over w2's trial should w2 die).
+    oracle.update_trial(first.trial_id, {"score": 1.0})
+    first.status = "COMPLETED"
+    oracle.end_trial(first)
+    assert oracle.create_trial("w1@search-7").status == "IDLE"

@@ -57,6 +57,13 @@ class Chief:
     def __init__(self, bind=DEFAULT_BIND):
         self.host, self.port = parse_address(bind, "--bind")
         self.bind = f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+        self.search_seeds = []
+
+    def oracle_options(self, seed):
+        """What the oracle of search ``seed`` needs to tell its workers from those of other searches."""
+        from committor_keras.search._tuner import search_dir_name
+
+        return {"search_tag": search_dir_name(seed), "search_order": [search_dir_name(s) for s in self.search_seeds]}
 
     @contextlib.contextmanager
     def environment(self, seed):
@@ -67,9 +74,18 @@ class Chief:
         """What runs in place of ``tuner.search`` on the chief: the gRPC server of this search."""
         def serve(**_):
             tuner.save()
+            if _finished(tuner.oracle):
+                return  # resumed after this search ended: workers still on it are stopped by the next one
             serve_oracle(tuner.oracle, self.bind)
 
         return serve
+
+
+def _finished(oracle):
+    from committor_keras.search._oracle import FINISHED
+
+    return (bool(oracle.max_trials) and len(oracle.trials) >= oracle.max_trials and not oracle._retry_queue
+            and all(trial.status in FINISHED for trial in oracle.trials.values()))
 
 
 def serve_oracle(oracle, bind):
@@ -83,10 +99,20 @@ def serve_oracle(oracle, bind):
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+    from keras_tuner.src.engine import trial as trial_module
+
+    class Servicer(OracleServicer):
+        def CreateTrial(self, request, context):
+            # Keras Tuner's servicer ends the search at the first STOPPED; one sent to a worker of an earlier
+            # search (so that it moves on) must not end this one.
+            trial = self.oracle.create_trial(request.tuner_id)
+            if trial.status == trial_module.TrialStatus.STOPPED and self.oracle.serves(request.tuner_id):
+                self.stop_triggered = True
+            return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
     # Several threads: heartbeats must not queue behind a Gaussian-process fit (the oracle locks itself).
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    servicer = OracleServicer(oracle)
+    servicer = Servicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         port = server.add_insecure_port(bind)
@@ -121,6 +147,10 @@ class Worker:
         if not timeout > 0:
             raise ConfigError(f"--timeout {timeout}: give a number of seconds > 0")
         self.timeout = float(timeout)
+
+    def oracle_options(self, seed):
+        """Nothing: a worker's own oracle is never asked (Keras Tuner's client stands in for it)."""
+        return {}
 
     @contextlib.contextmanager
     def environment(self, seed):

@@ -32,7 +32,7 @@ TRIAL_FILE = "trial.json"
 HEARTBEAT_S = 2.0
 LEASE_S = float(os.environ.get("COMMITTOR_KERAS_WORKER_LEASE_S", 30.0))
 _RANDOM_STREAM, _GP_STREAM = 1, 2
-_FINISHED = (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.FAILED)
+FINISHED = (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.FAILED)
 
 
 def proposal_seed(seed, stream, number):
@@ -55,19 +55,22 @@ class ResumableBayesianOracle(BayesianOptimizationOracle):
       on disk but not in ``oracle.json`` is rerun; an interrupted trial is rerun with its partial metrics
       dropped);
     - in a distributed search, a worker's tuner id names the search it belongs to
-      (``<worker>@search-<seed>``): a worker asking the server of another search is told to wait (IDLE); the
-      trial of a worker silent for ``LEASE_S`` seconds goes to the next worker that asks; and a worker that
-      asks for work when the budget is spent while other workers still train is told to wait rather than
-      to stop, so it can take over a trial whose worker died.
+      (``<worker>@search-<seed>``): a worker still asking for an earlier search is told that one has stopped
+      (so it moves on), one already asking for a later search is told to wait (IDLE); the trial of a worker
+      silent for ``LEASE_S`` seconds goes to the next worker that asks; and a worker that asks for work when
+      the budget is spent while other workers still train is told to wait rather than to stop, so it can
+      take over a trial whose worker died.
 
     Args:
         search_tag: ``search-<seed>``, the suffix of the tuner ids this oracle serves (distributed searches).
+        search_order: the tags of all the run's searches, in the order they are served.
         **kwargs: as for ``keras_tuner.oracles.BayesianOptimizationOracle``.
     """
 
-    def __init__(self, *args, search_tag=None, **kwargs):
+    def __init__(self, *args, search_tag=None, search_order=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.search_tag = search_tag
+        self.search_order = list(search_order)
         self._heartbeats = {}
         self._heartbeat_lock = threading.Lock()
 
@@ -81,13 +84,13 @@ class ResumableBayesianOracle(BayesianOptimizationOracle):
     def reload(self):
         super().reload()
         self.trials = dict(sorted(self.trials.items(), key=lambda item: int(item[0])))
-        finished = [trial_id for trial_id, trial in self.trials.items() if trial.status in _FINISHED]
+        finished = [trial_id for trial_id, trial in self.trials.items() if trial.status in FINISHED]
         self._retry_queue = [trial_id for trial_id in self._retry_queue if trial_id not in finished]
         self.end_order += [trial_id for trial_id in finished if trial_id not in self.end_order]
         self.start_order += [trial_id for trial_id in self.trials if trial_id not in self.start_order]
         # Created on disk but killed before oracle.json recorded it as running: rerun it too.
         self._retry_queue += [trial_id for trial_id, trial in self.trials.items()
-                              if trial.status not in _FINISHED and trial_id not in self._retry_queue]
+                              if trial.status not in FINISHED and trial_id not in self._retry_queue]
         for trial_id in self._retry_queue:
             # A trial killed after reporting its metrics but before ending would otherwise keep them.
             self.trials[trial_id].metrics = metrics_tracking.MetricsTracker()
@@ -107,11 +110,14 @@ class ResumableBayesianOracle(BayesianOptimizationOracle):
     # --- distributed workers ------------------------------------------------------------------------------
     @synchronized
     def create_trial(self, tuner_id):
-        if self.search_tag is not None and not str(tuner_id).endswith("@" + self.search_tag):
-            # A worker already on the next (or still on the previous) search: let it ask again.
-            return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.IDLE)
         if self.search_tag is None:
             return super().create_trial(tuner_id)
+        if not self.serves(tuner_id):
+            # A worker behind (its search has ended without it) moves on; one ahead waits for its search.
+            tag = str(tuner_id).rpartition("@")[2]
+            behind = tag in self.search_order and self.search_order.index(tag) < self._position()
+            status = trial_module.TrialStatus.STOPPED if behind else trial_module.TrialStatus.IDLE
+            return trial_module.Trial(self.hyperparameters.copy(), status=status)
         self._heartbeat(tuner_id)
         self._requeue_lost_trials()
         if (self.max_trials and len(self.trials) >= self.max_trials and not self._retry_queue
@@ -119,6 +125,13 @@ class ResumableBayesianOracle(BayesianOptimizationOracle):
                 and any(other != tuner_id for other in self.ongoing_trials)):
             return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.IDLE)
         return super().create_trial(tuner_id)
+
+    def serves(self, tuner_id):
+        """Whether ``tuner_id`` belongs to this search (always, outside distributed searches)."""
+        return self.search_tag is None or str(tuner_id).endswith("@" + self.search_tag)
+
+    def _position(self):
+        return self.search_order.index(self.search_tag) if self.search_tag in self.search_order else 0
 
     def get_trial(self, trial_id):
         # Workers call this as their heartbeat while they train (see _distributed.WorkerClient).

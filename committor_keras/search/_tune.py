@@ -96,6 +96,8 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
         data_path = _data_file(data, run_dir)
     split = _split(data, run_dir, seed)
     seeds = config.search.search_seeds(seed)
+    if chief is not None:
+        chief.search_seeds = seeds
     # Paths relative to the run directory: the run works from any working directory and after a move.
     record = {"data": relative_to(data_path, run_dir), "data_file_sha256": sha256_file(data_path),
               "objective": OBJECTIVE, "split": _split_record(split), "search_seeds": seeds, **config.to_dict()}

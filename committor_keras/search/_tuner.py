@@ -85,7 +85,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         # Keras Tuner draws a random seed for a falsy one, so search 0 would not be reproducible.
         seed=seed + 1,
         max_consecutive_failed_trials=settings.max_consecutive_failures,
-        search_tag=None if role is None else search_dir_name(seed),
+        **({} if role is None else role.oracle_options(seed)),
     )
     tuner = CommittorTuner(
         oracle,
