@@ -127,6 +127,8 @@ CASES = [
          lambda f: ["tune", f.data, "--out", f.run, "--worker"], "--worker needs --chief-address"),
     Case("a chief address without a port", "tune DATA --out RUN --worker --chief-address host",
          lambda f: ["tune", f.data, "--out", f.run, "--worker", "--chief-address", "host"], "ADDRESS:PORT"),
+    Case("a chief asked to run searches in parallel", "tune DATA --out RUN --chief --jobs 2",
+         lambda f: ["tune", f.data, "--out", f.run, "--chief", "--jobs", "2"], "start more workers instead of --jobs"),
     # predict
     Case("predict with a model that does not exist", "predict nope DATA", lambda f: ["predict", f.tmp / "nope",
                                                                                       f.data],
