@@ -23,9 +23,16 @@ _COMMAND_MODULES = (
 )
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Reports a bad command line in one line (the usage is one ``--help`` away), with exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="committor-keras",
         description="Learn the committor (and so the reaction coordinate) of a molecular transition with a "
                     "deep network: tune it with Keras Tuner, explain it, export it for TF Serving.")

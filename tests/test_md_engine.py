@@ -313,7 +313,7 @@ def test_cli_init_overrides_status_and_errors(tmp_path, capsys):
     assert main(["status", str(workdir)]) == 0
     assert json.loads(capsys.readouterr().out)["sampled"] is False
     assert main(["make-dataset", str(workdir), "--out", str(tmp_path / "x.npz")]) == 2
-    assert "sample and shoot first" in capsys.readouterr().err
+    assert "no configurations sampled yet" in capsys.readouterr().err
 
 
 def test_second_run_on_the_same_results_file_is_refused(vacuum_run, tmp_path):

@@ -255,6 +255,7 @@ def _counts(n_a, n_b, p_b, n_shots, n_points, source):
             if (values < 0).any():
                 raise DataError(source, field, f"negative shot count at point {int(np.argmax(values < 0))}; "
                                                "counts must be >= 0")
+            _check_whole(values, field, source)
         zero = (n_a + n_b) <= 0
         if zero.any():
             raise DataError(source, "n_a+n_b", f"{int(zero.sum())} point(s) with zero shots (first at point "
@@ -276,9 +277,19 @@ def _counts(n_a, n_b, p_b, n_shots, n_points, source):
             raise DataError(source, "n_shots", f"{int(nonpositive.sum())} point(s) with zero or negative shots "
                                                f"(first at point {int(np.argmax(nonpositive))}); "
                                                "shots must be > 0")
+        _check_whole(n_shots, "n_shots", source)
         n_b = p_b * n_shots
         return n_shots - n_b, n_b, LABEL_PB
     raise DataError(source, "labels", "no labels; give shot counts n_a and n_b, or p_b with n_shots")
+
+
+def _check_whole(values, field, source):
+    """Shots are whole: a fractional count is a unit or column mix-up (weights belong in ``weights``)."""
+    fractional = values != np.round(values)
+    if fractional.any():
+        first = int(np.argmax(fractional))
+        raise DataError(source, field, f"fractional shot count {values[first]:g} at point {first}; shot counts are "
+                                       "whole numbers (weight points with the weights/weight column instead)")
 
 
 def _check_weights(weights, n_points, source):

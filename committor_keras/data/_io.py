@@ -29,6 +29,7 @@ from committor_keras.data._external import LABELS, is_colvar, label_names, read_
 FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
 EXTRA_PREFIX = "extra."
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members, an empty archive
 
 
 def load(path):
@@ -132,6 +133,12 @@ def _npz_arrays(data):
 
 
 def _read_npz(path):
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic not in _ZIP_MAGICS:
+        # np.load would take any non-archive for a pickle and report "pickled objects".
+        raise DataError(path, "file", f"not a .npz archive (it starts with {magic!r}, not a zip header); save "
+                                      "the data with CommittorData.save or numpy.savez, or name a CSV file .csv")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -192,6 +199,8 @@ def _read_csv(path):
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise DataError(path, "feature_names", f"duplicate column name(s) {duplicates}; names must be unique")
+    if frame.empty:
+        raise DataError(path, "rows", "the file has a header but no data rows; add one row per point")
     frame = frame.rename(columns=label_names(frame.columns, path))
     feature_columns = [c for c in frame.columns if c not in LABELS and not c.startswith(EXTRA_PREFIX)]
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]

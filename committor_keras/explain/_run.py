@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import CommittorKerasError, DataError
+from committor_keras._paths import resolve_from
 
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.npz"
@@ -76,7 +77,8 @@ def read_run(run_dir, data_path=None):
 def _locate(recorded, run_dir, run_file):
     if not recorded:
         raise CommittorKerasError(f"{run_file}: no data path recorded; pass the data file explicitly (--data)")
-    candidates = [Path(recorded)] if Path(recorded).is_absolute() else [Path(recorded), run_dir / recorded]
+    # Runs record the data relative to the run directory; runs made before that, relative to where tune ran.
+    candidates = [resolve_from(recorded, run_dir), Path(recorded)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -1,5 +1,6 @@
 """The `predict` and `serve-check` commands."""
 
+import argparse
 import json
 import sys
 
@@ -22,22 +23,39 @@ def register(subparsers):
         "serve-check", help="check that the served SavedModel matches the Keras model",
         description="Load MODEL_DIR/saved_model/<version> with tf.saved_model.load, call its serving_default "
                     "signature as TF Serving does, and compare the committor with MODEL_DIR/model.keras on "
-                    "DATA (default: the data named on the card, if unchanged) plus probes far outside the "
-                    "training data. Prints the largest differences; exits 1 above the tolerance.",
+                    "DATA (default: the data named on the card, which must be there unchanged unless --probes-only) "
+                    "plus probes far outside the training data. Prints the largest differences; exits 1 above "
+                    "the tolerance.",
         epilog="example: committor-keras serve-check runs/ala2/top/01")
     parser.add_argument("model_dir", help="model directory with card.json, model.keras and saved_model/")
     parser.add_argument("--data", help="data set (.npz or .csv) to compare on")
-    parser.add_argument("--tolerance", type=float, default=None,
+    parser.add_argument("--tolerance", type=_tolerance, default=None,
                         help="largest acceptable |q_served - q_keras| (default 1e-5)")
+    parser.add_argument("--probes-only", action="store_true",
+                        help="compare on the probes alone when the card's data file is not available")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_serve_check)
+
+
+def _tolerance(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
+    return value
 
 
 def _predict(args):
     import numpy as np
     import pandas as pd
 
+    from committor_keras._paths import output_file
     from committor_keras._provenance import atomic_path
+
+    if args.out is not None:
+        output_file(args.out)  # before loading anything: a bad --out is reported at once
     from committor_keras.export import load_committor_model
     from committor_keras.export._load import committor_from_logit
 
@@ -77,7 +95,7 @@ def _serve_check(args):
 
         data = load(args.data)
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    result = serve_check(args.model_dir, data=data, tolerance=tolerance)
+    result = serve_check(args.model_dir, data=data, tolerance=tolerance, probes_only=args.probes_only)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -208,7 +208,14 @@ def load_keras(path, card_path=None):
 
     from committor_keras.model import _losses, _metrics  # noqa: F401  (register the package's Keras objects)
 
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except ValueError as error:
+        if "safe_mode" not in str(error):
+            raise
+        raise CommittorKerasError(f"{path}: holds a Lambda layer (Python code), which Keras' safe mode refuses to "
+                                  "load; committor-keras never loads code from model files: re-export the model "
+                                  "without Lambda layers") from None
     n_features = int(model.inputs[0].shape[1])
     return CommittorPredictor(lambda x: model(x, training=False), n_features, path, "keras", card_path)
 

@@ -56,6 +56,10 @@ class Window:
         return cls(**obj)
 
 
+_POSITIVE_INTS = ("n_shots", "check_every", "max_steps", "stride_steps")
+_POSITIVE_FLOATS = ("temperature_K", "timestep_ps")
+
+
 @dataclasses.dataclass(frozen=True)
 class MDConfig:
     """Everything that defines the system, the sampling and the shooting (see ``docs/md.md``)."""
@@ -92,6 +96,17 @@ class MDConfig:
             raise ConfigError(f"md.json: field 'solvent' is {self.solvent!r}; use 'vacuum' or 'water'")
         if self.solvent == "water" and self.platform == "Reference":
             raise ConfigError("md.json: field 'platform': use CPU (or CUDA/OpenCL) for a water system")
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"md.json: field '{name}' is {value!r}; use an integer >= 1")
+        if isinstance(self.topup_shots, bool) or not isinstance(self.topup_shots, int) or self.topup_shots < 0:
+            raise ConfigError(f"md.json: field 'topup_shots' is {self.topup_shots!r}; use an integer >= 0 "
+                              "(0: no top-up)")
+        for name in _POSITIVE_FLOATS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"md.json: field '{name}' is {value!r}; use a number > 0")
         if not 0 < self.seed < 2**31:
             raise ConfigError(f"md.json: field 'seed' is {self.seed}; use an integer in [1, 2**31)")
         if self.topup_shots and self.topup_shots <= self.n_shots:

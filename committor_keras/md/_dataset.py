@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from committor_keras._errors import DataError
+from committor_keras._errors import ConfigError, DataError
 from committor_keras._provenance import library_versions, sha256_file
 from committor_keras.md._config import load_config
 from committor_keras.md._sampling import (
@@ -91,8 +91,8 @@ def make_dataset(workdir, out, require_complete=False, command=None):
     workdir = Path(workdir)
     config = load_config(workdir)
     if not (workdir / CONFIGURATIONS_JSON).is_file():
-        raise DataError(workdir, "configurations", f"no {CONFIGURATIONS_JSON} yet; sample and shoot first "
-                        f"(`committor-keras md run {workdir}`)")
+        raise ConfigError(f"{workdir}: no configurations sampled yet ({CONFIGURATIONS_JSON} is missing); run "
+                          f"`committor-keras md run {workdir}` first")
     table_json = json.loads((workdir / CONFIGURATIONS_JSON).read_text())
     n = table_json["n_configurations"]
     shots = read_shots(workdir, n)

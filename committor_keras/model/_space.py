@@ -207,6 +207,10 @@ def read_toml(path):
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; check the --config path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; give a TOML file such as configs/default.toml") from None
+    except (PermissionError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not readable as a TOML text file ({error}); check the --config path") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error}); fix the syntax") from None
 

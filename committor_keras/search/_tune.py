@@ -4,21 +4,32 @@ table, in one run directory. What follows the searches (retraining, export, expl
 """
 
 import concurrent.futures
+import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import typing
 from pathlib import Path
 
+import numpy as np
+
 from committor_keras._errors import ConfigError
-from committor_keras._provenance import run_record, write_json_atomic
+from committor_keras._paths import output_directory, relative_to
+from committor_keras._provenance import run_record, sha256_file, write_json_atomic
 from committor_keras.data import CommittorData, Split, labels, load, split_indices
+from committor_keras.model import OBJECTIVE
 from committor_keras.search._trials import write_trial_table
 from committor_keras.search._tuner import run_search, search_dir_name
 
 RUN_JSON = "run.json"
 SPLIT_FILE = "split.npz"
 RUN_DATA_FILE = "data.npz"  # in-memory data sets are saved here
+# Settings that change a search's trials: a run directory keeps the ones it was made with. max_trials, top_k,
+# searches and max_consecutive_failures may change: they add trials, searches or exported models.
+RESULT_SETTINGS = ("epochs", "patience", "loss", "initial_points")
+# What `--overwrite` removes: everything `tune` writes into a run directory.
+_RUN_OUTPUTS = (RUN_JSON, SPLIT_FILE, "trials.csv", "trials.json", "summary.csv", "top", "logs")
 
 
 class SearchRun(typing.NamedTuple):
@@ -39,8 +50,11 @@ class SearchRun(typing.NamedTuple):
     seeds: list
 
 
-def prepare_run(data, out_dir, config, seed, record=None):
+def prepare_run(data, out_dir, config, seed, record=None, overwrite=False):
     """Load the data, check a resumed run, make (or reuse) the seeded split and write ``RUN/run.json``.
+
+    The settings that shape the trials (data, seed, space, epochs, patience, loss, initial points, objective,
+    split) are fixed for a run directory: other values are refused unless ``overwrite``.
 
     Args:
         data: a CommittorData or the path of a data set.
@@ -48,34 +62,39 @@ def prepare_run(data, out_dir, config, seed, record=None):
         config: the SearchConfig.
         seed: the run's seed (split; search seeds unless ``search.seeds`` is set).
         record: extra JSON-ready entries for run.json's ``config`` (a study's own settings).
+        overwrite: start afresh in a run directory made with other settings (what `tune` wrote there is
+            deleted first).
 
     Returns:
         SearchRun.
 
     Raises:
-        ConfigError: a run directory made from other data, seed, space or loss.
+        ConfigError: a run directory made with other data or settings, or an unusable ``out_dir``.
         DataError: unreadable or invalid data.
     """
     data_path = None
     if not isinstance(data, CommittorData):
         data_path = Path(data)
         data = load(data_path)
-    run_dir = Path(out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = output_directory(out_dir)
     data_sha256 = data.content_sha256()
+    if overwrite:
+        _clear_run(run_dir)
     _check_same_run(run_dir, data_sha256, seed, config)
     if data_path is None:
         data_path = _data_file(data, run_dir)
     split = _split(data, run_dir, seed)
     seeds = config.search.search_seeds(seed)
-    # Relative to the run directory, so a moved or copied run (with its data beside it) still reads.
-    entries = {"data": os.path.relpath(data_path, run_dir), "out": ".", "search_seeds": seeds,
-               **config.to_dict(), **(record or {})}
+    # Paths relative to the run directory: the run works from any working directory and after a move (with
+    # its data beside it).
+    entries = {"data": relative_to(data_path, run_dir), "data_file_sha256": sha256_file(data_path), "out": ".",
+               "objective": OBJECTIVE, "split": _split_record(split), "search_seeds": seeds, **config.to_dict(),
+               **(record or {})}
     write_json_atomic(run_dir / RUN_JSON, run_record(entries, data_sha256=data_sha256, seed=seed))
     return SearchRun(run_dir, data, data_path, split, seeds)
 
 
-def run_searches(run, config, verbose=1, callbacks=(), jobs=1):
+def run_searches(run, config, verbose=1, callbacks=(), jobs=1, chief=None):
     """Run (or resume) every search of a prepared run; write and return the trial table (``RUN/trials.csv``).
 
     Args:
@@ -86,15 +105,22 @@ def run_searches(run, config, verbose=1, callbacks=(), jobs=1):
         jobs: searches run at once, each in its own process with ``cpu_count // jobs`` TensorFlow threads
             (1: one after another in this process). The results do not depend on it: every search is seeded
             on its own. ``callbacks`` must then be picklable.
+        chief: a ``committor_keras.search._distributed.Chief`` to serve the searches, one after another, to
+            workers (which run the trials) instead of running them here; None runs them in this process.
 
     Returns:
         The trial table (DataFrame).
 
     Raises:
-        ConfigError: ``jobs`` below 1.
+        ConfigError: ``jobs`` below 1, or above 1 with a ``chief``.
     """
     if jobs < 1:
         raise ConfigError(f"jobs ({jobs}) must be >= 1")
+    if jobs > 1 and chief is not None:
+        raise ConfigError(f"--jobs {jobs} with --chief: a chief serves the searches one at a time and runs no "
+                          "trial; start more workers instead")
+    if chief is not None:
+        chief.search_seeds = run.seeds
     train, validation = arrays(run.data, run.split.train), arrays(run.data, run.split.validation)
     if jobs > 1 and len(run.seeds) > 1:
         try:
@@ -105,9 +131,11 @@ def run_searches(run, config, verbose=1, callbacks=(), jobs=1):
     for number, search_seed in enumerate(run.seeds, start=1):
         if verbose:
             print(f"search {number}/{len(run.seeds)} (seed {search_seed}): "
-                  f"{run.run_dir / search_dir_name(search_seed)}")
+                  f"{run.run_dir / search_dir_name(search_seed)}"
+                  + ("" if chief is None else f", served to workers on {chief.bind}"))
         try:
-            run_search(train, validation, run.run_dir, search_seed, config, verbose=verbose, callbacks=callbacks)
+            run_search(train, validation, run.run_dir, search_seed, config, verbose=verbose, callbacks=callbacks,
+                       role=chief)
         finally:
             # Keep the table current even when a search stops early or is interrupted.
             trials = write_trial_table(run.run_dir, run.seeds)
@@ -173,18 +201,49 @@ def _split(data, run_dir, seed):
 
 
 def _check_same_run(run_dir, data_sha256, seed, config):
-    """Refuse to resume a run directory made from other data, another seed, space or loss."""
+    """Refuse to resume a run directory made from other data or with settings that change its trials."""
     path = run_dir / RUN_JSON
     if not path.exists():
         return
-    previous = json.loads(path.read_text())
-    fix = "use a new --out directory (or the original settings to resume)"
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error}); restore it or start afresh with --overwrite") from None
+    fix = "use a new --out directory, the run's own settings to resume it, or --overwrite to start it afresh"
     if previous.get("data_sha256") != data_sha256:
         raise ConfigError(f"{path}: this run was made from different data; {fix}")
     if previous.get("seed") != seed:
         raise ConfigError(f"{path}: this run used --seed {previous.get('seed')}, not {seed}; {fix}")
     before = previous.get("config", {})
+    if before.get("objective", OBJECTIVE) != OBJECTIVE:
+        raise ConfigError(f"{path}: key 'objective': this run optimised {before['objective']}, not {OBJECTIVE}; {fix}")
     if before.get("space") != config.space.to_dict():
         raise ConfigError(f"{path}: key 'space': the search space differs from this run's; {fix}")
-    if before.get("search", {}).get("loss") != config.search.loss:
-        raise ConfigError(f"{path}: key 'search.loss': the loss differs from this run's; {fix}")
+    settings = config.search.to_dict()
+    for name in RESULT_SETTINGS:
+        old = before.get("search", {}).get(name)
+        if old is not None and old != settings[name]:
+            raise ConfigError(f"{path}: key 'search.{name}': this run used {old!r}, not {settings[name]!r}; {fix}")
+    split_file = run_dir / SPLIT_FILE
+    recorded = before.get("split", {}).get("sha256")
+    if recorded and split_file.is_file() and _split_record(Split.load(split_file))["sha256"] != recorded:
+        raise ConfigError(f"{split_file}: the split differs from the one recorded in {path}; {fix}")
+
+
+def _split_record(split):
+    """The split as run.json records it: its file, sizes and a hash of the indices."""
+    digest = hashlib.sha256()
+    for part in (split.train, split.validation, split.test):
+        digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    return {"file": SPLIT_FILE, "seed": split.seed, "sizes": [len(split.train), len(split.validation),
+                                                                len(split.test)], "sha256": digest.hexdigest()}
+
+
+def _clear_run(run_dir):
+    """Delete what `tune` wrote into ``run_dir`` (for ``--overwrite``); other files stay."""
+    for entry in [*(run_dir / name for name in _RUN_OUTPUTS), *run_dir.glob(search_dir_name("*"))]:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
+

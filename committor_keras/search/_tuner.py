@@ -46,20 +46,30 @@ class CommittorTuner(keras_tuner.Tuner):
     is :class:`CommittorOracle` (the same Gaussian process and bound, minimised faster); a trial saves its
     weights once, after training, instead of at every improving epoch (the model then holds its best
     epoch's weights, which is what Keras Tuner's checkpoint holds); and the Keras session is cleared before a
-    trial without the full garbage collection Keras Tuner adds (seconds a trial).
+    trial without the full garbage collection Keras Tuner adds (seconds a trial). For reliability, the oracle
+    resumes exactly and its files, like the tuner's own state file, are written atomically, so a search
+    killed at any moment reloads.
 
     Args:
         hypermodel: the CommittorHyperModel.
         objective, max_trials, num_initial_points, seed, max_consecutive_failed_trials: as for
             ``keras_tuner.BayesianOptimization``.
+        oracle_options: further arguments of :class:`CommittorOracle` (a distributed search's
+            ``search_tag`` and ``search_order``).
         **kwargs: the arguments of ``keras_tuner.Tuner`` (directory, project_name, overwrite, ...).
     """
 
     def __init__(self, hypermodel, objective, max_trials, num_initial_points=None, seed=None,
-                 max_consecutive_failed_trials=3, **kwargs):
+                 max_consecutive_failed_trials=3, oracle_options=None, **kwargs):
         oracle = CommittorOracle(objective=objective, max_trials=max_trials, num_initial_points=num_initial_points,
-                                 seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials)
+                                 seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
+                                 **(oracle_options or {}))
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        write_json_atomic(self._get_tuner_fname(), self.get_state())
 
     def run_trial(self, trial, *args, callbacks=(), **kwargs):
         path = Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE
@@ -95,7 +105,7 @@ class CommittorTuner(keras_tuner.Tuner):
                                              hypermodel.active_values(trial.hyperparameters)))
 
 
-def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()):
+def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=(), role=None):
     """Run (or resume) the Bayesian search with one seed until it has ``max_trials`` trials.
 
     Results live in ``RUN/search-<seed>/`` (Keras Tuner's project directory: running again with the same
@@ -112,6 +122,9 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         verbose: 0 silent, 1 one summary per trial, 2 also Keras' per-epoch lines.
         callbacks: extra Keras callbacks for every trial (Keras Tuner copies them per trial), e.g.
             ``committor_keras.explain.IntegratedGradientsCallback``.
+        role: None for a search in this process, else the ``Chief`` or ``Worker`` of a distributed search
+            (``committor_keras.search._distributed``; a worker's Keras Tuner variables must be set around the
+            call, see ``Worker.environment``).
 
     Returns:
         The CommittorTuner after the search.
@@ -120,15 +133,16 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
         CommittorKerasError: when ``max_consecutive_failures`` trials in a row diverge.
     """
     settings = config.search
-    tuner = make_tuner(train[0], run_dir, seed, config)
+    tuner = make_tuner(train[0], run_dir, seed, config, role=role)
     write_experiment(run_dir, config.space, settings.loss)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / LOG_DIR / search_dir_name(seed)),
                                               write_graph=False, profile_batch=0)
     try:
         with quiet_library_warnings():
-            tuner.search(train=train, validation=validation, epochs=settings.epochs,
-                         patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
-                         fit_verbose=2 if verbose > 1 else 0)
+            search = tuner.search if role is None else role.search_function(tuner)
+            search(train=train, validation=validation, epochs=settings.epochs,
+                   patience=settings.patience, callbacks=[tensorboard, *callbacks], verbose=int(verbose > 0),
+                   fit_verbose=2 if verbose > 1 else 0)
     except RuntimeError as error:
         if not str(error).startswith(_CONSECUTIVE_FAILURES):
             raise
@@ -140,7 +154,7 @@ def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=()
     return tuner
 
 
-def make_tuner(train_features, run_dir, seed, config):
+def make_tuner(train_features, run_dir, seed, config, role=None):
     """The CommittorTuner of the search with this seed (a new project, or the one in ``RUN/search-<seed>``).
 
     Args:
@@ -148,6 +162,7 @@ def make_tuner(train_features, run_dir, seed, config):
         run_dir: the run directory.
         seed: the search's seed.
         config: SearchConfig.
+        role: None, or the ``Chief`` or ``Worker`` of a distributed search (see :func:`run_search`).
 
     Returns:
         CommittorTuner, its oracle seeded with :func:`oracle_seed`.
@@ -162,6 +177,7 @@ def make_tuner(train_features, run_dir, seed, config):
         num_initial_points=settings.initial_points,
         seed=oracle_seed(seed),
         max_consecutive_failed_trials=settings.max_consecutive_failures,
+        oracle_options=None if role is None else role.oracle_options(seed),
         directory=str(run_dir),
         project_name=search_dir_name(seed),
         overwrite=False,
