@@ -6,7 +6,10 @@ import os
 import platform
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
 
 from committor_keras._provenance import library_versions, write_json_atomic
 
@@ -59,3 +62,13 @@ def record(path, result):
     write_json_atomic(path, result)
     print(f"wrote {path}")
     return result
+
+
+def timed(function, repeats=2):
+    """Best wall time of ``repeats`` calls, and the last result."""
+    best, result = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result

@@ -12,12 +12,12 @@ import importlib.resources
 import os
 import platform
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from bench._common import timed
 from committor_keras._provenance import library_versions, write_json_atomic
 
 def solvated_system(n_waters):
@@ -33,16 +33,6 @@ def solvated_system(n_waters):
     positions = np.array(modeller.positions.value_in_unit(unit.nanometer))
     box = np.array(modeller.topology.getPeriodicBoxVectors().value_in_unit(unit.nanometer))
     return modeller.topology, positions, box
-
-
-def timed(function, repeats=2):
-    """Best wall time of ``repeats`` calls, and the last result."""
-    best, result = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main(argv=None):

@@ -19,24 +19,14 @@ import argparse
 import json
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
 
-from bench._common import BEFORE, ROOT, before_dir, record, run_worker
+from bench._common import BEFORE, ROOT, before_dir, record, run_worker, timed
 
 FOLDER = ROOT / "data" / "alanine_dipeptide_vacuum"
 WATER = ROOT / "data" / "alanine_dipeptide_water"
-
-
-def _best(function, repeats):
-    best, result = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _universe(folder=FOLDER):
@@ -79,10 +69,10 @@ def worker(repeats, with_mdtraj):
     from committor_keras.md import featurise
 
     universe = _universe()
-    seconds, features = _best(lambda: featurise(universe), repeats)
+    seconds, features = timed(lambda: featurise(universe), repeats)
     result = {"featurise_s": seconds, "frames": len(features.features), "torsions": len(features.torsion_names)}
     water = _universe(WATER)
-    result["esp_s"], esp = _best(lambda: featurise(water, torsions=False, esp=True), max(1, repeats // 2))
+    result["esp_s"], esp = timed(lambda: featurise(water, torsions=False, esp=True), max(1, repeats // 2))
     result["esp_frames"], result["esp_values"] = esp.features.shape
     if with_mdtraj:
         import mdtraj
@@ -92,7 +82,7 @@ def worker(repeats, with_mdtraj):
         torsions = TorsionFeatures(universe)
         quads = torsions.solute.indices[torsions.torsions]
         trajectory = mdtraj.load(str(FOLDER / "configurations.xtc"), top=str(FOLDER / "system.pdb"))
-        result["mdtraj_s"], reference = _best(lambda: mdtraj.compute_dihedrals(trajectory, quads, periodic=False),
+        result["mdtraj_s"], reference = timed(lambda: mdtraj.compute_dihedrals(trajectory, quads, periodic=False),
                                               repeats)
         difference = (features.angles - np.degrees(reference) + 180.0) % 360.0 - 180.0
         result["max_abs_difference_deg"] = float(np.abs(difference).max())
@@ -100,7 +90,7 @@ def worker(repeats, with_mdtraj):
         from committor_keras.md import SolventPotential
 
         potential = SolventPotential(water)
-        result["esp_reference_s"], values = _best(
+        result["esp_reference_s"], values = timed(
             lambda: reference_esp(water, potential.solute, potential.solvent, potential.charges), max(1, repeats // 2))
         result["esp_max_abs_difference"] = float(np.abs(values - esp.features).max())
         result["esp_max_abs_value"] = float(np.abs(values).max())
