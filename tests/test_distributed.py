@@ -100,8 +100,8 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(files):
     for seed in (0, 1):
         state = _oracle_state(run, seed)
         # Each trial ended once: Keras Tuner counts the runs of every trial.
-        assert state["run_times"] == {trial_id: 1 for trial_id in ("0", "1", "2")}
-        assert sorted(state["end_order"]) == ["0", "1", "2"]
+        assert state["run_times"] == {trial_id: 1 for trial_id in ("00", "01", "02")}
+        assert sorted(state["end_order"]) == ["00", "01", "02"]
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(files):
     _, stderr = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, stderr
     state = _oracle_state(run)
-    assert state["run_times"][held] == 1 and sorted(state["end_order"]) == ["0", "1", "2", "3"]
+    assert state["run_times"][held] == 1 and sorted(state["end_order"]) == ["00", "01", "02", "03"]
 
 
 def test_the_oracle_moves_workers_of_other_searches_along(tmp_path):
