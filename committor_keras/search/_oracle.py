@@ -18,6 +18,7 @@ that stopped sending heartbeats to the next worker that asks, so a killed worker
 
 import collections
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -86,7 +87,10 @@ class CommittorOracle(BayesianOptimizationOracle):
     - in a distributed search, a worker's tuner id names the search it belongs to
       (``<worker>@search-<seed>``): a worker still asking for an earlier search is told that one has stopped
       (so it moves on), one already asking for a later search is told to wait (IDLE); the trial of a worker
-      silent for ``LEASE_S`` seconds goes to the next worker that asks; and a worker that asks for work when
+      silent for ``LEASE_S`` seconds goes to the next worker that asks; a worker reports its trial with the
+      lease token it got with it (:meth:`lease_trial`), and the report of a lease that lapsed (the trial
+      was requeued, handed on or ended since) is ignored, so a trial counts one result however long a
+      worker froze; and a worker that asks for work when
       the budget is spent while other workers still train is told to wait rather than to stop, so it can
       take over a trial whose worker died.
 
@@ -111,6 +115,9 @@ class CommittorOracle(BayesianOptimizationOracle):
         self.search_order = list(search_order)
         self._heartbeats = {}
         self._heartbeat_lock = threading.Lock()
+        # trial id -> the token of the one lease that may report it (see lease_trial); never saved: a reloaded
+        # chief has sent every running trial back to the queue, so no earlier lease is honoured.
+        self._leases = {}
 
     # --- fast acquisition, seeded per trial ---------------------------------------------------------------
     def _make_gpr(self):
@@ -229,12 +236,53 @@ class CommittorOracle(BayesianOptimizationOracle):
     def _position(self):
         return self.search_order.index(self.search_tag) if self.search_tag in self.search_order else 0
 
-    def get_trial(self, trial_id):
-        # Workers call this as their heartbeat while they train (see _distributed.WorkerClient).
-        for tuner_id, trial in list(self.ongoing_trials.items()):
-            if trial.trial_id == trial_id:
-                self._heartbeat(tuner_id)
-        return super().get_trial(trial_id)
+    @synchronized
+    def lease_trial(self, tuner_id):
+        """``create_trial`` for a remote worker: ``(trial, token)``, the token (None unless the trial is RUNNING)
+        being the lease the worker reports the trial with. Each hand-over of a trial, also back to a restarted
+        worker of the same name, makes a new token and voids the one before."""
+        trial = self.create_trial(tuner_id)
+        if trial.status != trial_module.TrialStatus.RUNNING:
+            return trial, None
+        self._leases[trial.trial_id] = token = secrets.token_hex(16)
+        return trial, token
+
+    def holds_lease(self, trial_id, token):
+        """Whether ``token`` is the live lease of the trial (not requeued, handed on or ended since)."""
+        return token is not None and self._leases.get(trial_id) == token
+
+    @synchronized
+    def update_leased_trial(self, token, trial_id, metrics, step=0):
+        """``update_trial`` from the lease holder; a lapsed lease's report is ignored. Returns the trial."""
+        if not self._check_lease(trial_id, token, "metrics"):
+            return self.trials[trial_id]
+        return self.update_trial(trial_id, metrics, step=step)
+
+    @synchronized
+    def end_leased_trial(self, token, trial):
+        """``end_trial`` from the lease holder; a lapsed lease's report is ignored. Returns whether it counted."""
+        if not self._check_lease(trial.trial_id, token, "end"):
+            return False
+        del self._leases[trial.trial_id]
+        self.end_trial(trial)
+        return True
+
+    @synchronized
+    def beat(self, trial_id, token):
+        """A worker's heartbeat on its trial (see _distributed.WorkerClient): counts for the live lease only,
+        so a worker that lost its lease cannot keep the lease of the worker now holding the trial alive."""
+        if self.holds_lease(trial_id, token):
+            for tuner_id, trial in list(self.ongoing_trials.items()):
+                if trial.trial_id == trial_id:
+                    self._heartbeat(tuner_id)
+        return self.holds_lease(trial_id, token)
+
+    def _check_lease(self, trial_id, token, what):
+        if self.holds_lease(trial_id, token):
+            return True
+        state = "has ended" if self.trials[trial_id].status in FINISHED else "went to another worker"
+        print(f"trial {trial_id}: a report ({what}) on a lapsed lease is ignored: the trial {state}")
+        return False
 
     def _heartbeat(self, tuner_id):
         with self._heartbeat_lock:
@@ -250,4 +298,5 @@ class CommittorOracle(BayesianOptimizationOracle):
                 self.tuner_ids.discard(tuner_id)
                 trial.metrics = metrics_tracking.MetricsTracker()
                 trial.status = trial_module.TrialStatus.RUNNING
+                self._leases.pop(trial.trial_id, None)
                 self._retry_queue.append(trial.trial_id)
