@@ -72,3 +72,16 @@ def resolve_from(recorded, base):
     """A recorded path: absolute as it is, relative ones taken from the directory ``base``."""
     recorded = Path(recorded)
     return recorded if recorded.is_absolute() else Path(os.path.normpath(Path(base) / recorded))
+
+
+def find_recorded(recorded, base):
+    """The file a run or card records as ``recorded``: first relative to ``base`` (the directory holding the
+    record, as records are written), then, for records made before paths were written that way, relative to
+    the working directory. None when neither is a file.
+
+    Returns:
+        ``(path or None, the path looked for in base)``.
+    """
+    primary = resolve_from(recorded, base)
+    # The record's own directory wins: a same-named file where the command runs must not shadow it.
+    return next((p for p in (primary, Path(recorded)) if p.is_file()), None), primary

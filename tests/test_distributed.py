@@ -100,8 +100,8 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(files):
     for seed in (0, 1):
         state = _oracle_state(run, seed)
         # Each trial ended once: Keras Tuner counts the runs of every trial.
-        assert state["run_times"] == {trial_id: 1 for trial_id in ("0", "1", "2")}
-        assert sorted(state["end_order"]) == ["0", "1", "2"]
+        assert state["run_times"] == {trial_id: 1 for trial_id in ("00", "01", "02")}
+        assert sorted(state["end_order"]) == ["00", "01", "02"]
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_search(files):
     _, stderr = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, stderr
     state = _oracle_state(run)
-    assert state["run_times"][held] == 1 and sorted(state["end_order"]) == ["0", "1", "2", "3"]
+    assert state["run_times"][held] == 1 and sorted(state["end_order"]) == ["00", "01", "02", "03"]
 
 
 def test_the_oracle_moves_workers_of_other_searches_along(tmp_path):
@@ -157,3 +157,85 @@ def test_the_oracle_moves_workers_of_other_searches_along(tmp_path):
     first.status = "COMPLETED"
     oracle.end_trial(first)
     assert oracle.create_trial("w1@search-7").status == "IDLE"
+
+
+def _served_oracle(directory, max_trials):
+    import keras_tuner
+
+    from committor_keras.search._oracle import CommittorOracle
+
+    space = keras_tuner.HyperParameters()
+    space.Int("units", 4, 64)
+    oracle = CommittorOracle(objective=keras_tuner.Objective("score", "min"), max_trials=max_trials, seed=1,
+                             hyperparameters=space, search_tag="search-7", search_order=["search-7"])
+    oracle._set_project_dir(str(directory), "search-7")
+    return oracle
+
+
+def _lapse_leases(monkeypatch):
+    """Every worker's lease lapses at the next request for a trial (as after a SIGSTOP longer than the lease)."""
+    from committor_keras.search import _oracle as oracle_module
+
+    monkeypatch.setattr(oracle_module, "LEASE_S", 0.0)
+    time.sleep(0.01)
+    return lambda: monkeypatch.setattr(oracle_module, "LEASE_S", 30.0)
+
+
+def test_over_grpc_a_worker_that_froze_past_its_lease_cannot_report_its_trial(tmp_path, monkeypatch):
+    import threading
+
+    from committor_keras.search._distributed import _worker_client, serve_oracle
+
+    oracle, address = _served_oracle(tmp_path, max_trials=1), ("127.0.0.1", free_port())
+    server = threading.Thread(target=serve_oracle, args=(oracle, "%s:%d" % address), daemon=True)
+    server.start()
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", address[0])
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(address[1]))
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "unused")
+    frozen, taker = _worker_client(None, timeout=20), _worker_client(None, timeout=20)
+    trial = frozen.create_trial("frozen@search-7")
+    frozen._stop_heartbeat()  # frozen: it sends nothing
+    restore = _lapse_leases(monkeypatch)
+    taken = taker.create_trial("taker@search-7")
+    restore()
+    assert taken.trial_id == trial.trial_id
+    # The frozen worker wakes up and reports: ignored, whether before or after the taker ends the trial.
+    frozen.update_trial(trial.trial_id, {"score": 5.0})
+    trial.status = "COMPLETED"
+    frozen.end_trial(trial)
+    assert oracle.trials[trial.trial_id].status == "RUNNING" and not oracle.end_order
+    assert not oracle.trials[trial.trial_id].metrics.exists("score")
+    # What each asks before writing the trial's files.
+    assert taker.holds_lease(trial.trial_id) and not frozen.holds_lease(trial.trial_id)
+    taker.update_trial(taken.trial_id, {"score": 1.0})
+    taken.status = "COMPLETED"
+    taker.end_trial(taken)
+    frozen.update_trial(trial.trial_id, {"score": 5.0})
+    frozen.end_trial(trial)
+    assert oracle.end_order == [trial.trial_id] and oracle._run_times[trial.trial_id] == 1
+    assert oracle.trials[trial.trial_id].score == 1.0
+    assert not frozen.holds_lease(trial.trial_id)
+    for client, name in ((frozen, "frozen"), (taker, "taker")):
+        assert client.create_trial(f"{name}@search-7").status == "STOPPED"
+    server.join(timeout=30)
+    assert not server.is_alive()
+
+
+def test_each_hand_over_of_a_trial_voids_the_lease_before(tmp_path, monkeypatch):
+    oracle = _served_oracle(tmp_path, max_trials=1)
+    trial, first = oracle.lease_trial("w1@search-7")
+    assert oracle.beat(trial.trial_id, first)
+    # A restarted worker of the same name gets its trial back, under a new lease; the old process's is void.
+    again, second = oracle.lease_trial("w1@search-7")
+    assert again.trial_id == trial.trial_id and second != first
+    assert not oracle.beat(trial.trial_id, first) and oracle.beat(trial.trial_id, second)
+    # Requeued but not yet handed on: the lapsed lease is refused, and the trial waits for the next worker.
+    restore = _lapse_leases(monkeypatch)
+    oracle._requeue_lost_trials()
+    restore()
+    trial.status = "COMPLETED"
+    assert not oracle.end_leased_trial(second, trial) and oracle._retry_queue == [trial.trial_id]
+    back, third = oracle.lease_trial("w1@search-7")
+    oracle.update_leased_trial(third, back.trial_id, {"score": 2.0})
+    back.status = "COMPLETED"
+    assert oracle.end_leased_trial(third, back) and oracle.trials[back.trial_id].score == 2.0

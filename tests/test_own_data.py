@@ -123,6 +123,25 @@ def test_colvar_with_its_own_label_columns_loads_like_any_data_file(tmp_path, ca
     assert main(["inspect", str(path)]) == 0 and "3 points" in capsys.readouterr().out
 
 
+def test_load_features_reads_a_colvar_without_labels_as_load_reads_one(colvar):
+    from committor_keras.data import load_features
+
+    table = load_features(colvar)
+    assert table.feature_names == ("sin(phi)", "cos(phi)", "sin(psi)", "cos(psi)", "d1")
+    assert table.features.shape == (5, 5) and table.p_b is None
+    np.testing.assert_allclose(table.features[:, 4], [0.312, 0.3301, 0.2987, 0.4012, 0.3555])
+    assert table.metadata["feature_groups"]["phi"] == ["sin(phi)", "cos(phi)"]
+
+
+def test_load_features_reads_the_labels_of_a_colvar_that_has_them(tmp_path):
+    from committor_keras.data import load_features
+
+    path = tmp_path / "colvar.dat"
+    path.write_text("#! FIELDS time dist n_A n_B\n 0.0 0.10 3 1\n 0.1 0.25 1 3\n")
+    table = load_features(path)
+    assert table.feature_names == ("dist",) and table.p_b.tolist() == [0.25, 0.75]
+
+
 @pytest.mark.parametrize("text, field", [
     (" 0.0 1.0\n", "FIELDS"),
     ("#! FIELDS time x n_a n_b\n 0.0 1.0 1\n", "line 2"),

@@ -55,3 +55,16 @@ def test_a_run_moved_without_its_data_says_so(made, tmp_path, monkeypatch, capsy
     assert main(["serve-check", str(lonely / "top" / "01"), "--data", str(made / "data" / "d.npz")]) == 0
     assert main(["explain", str(lonely), "--methods", "ig", "--steps", "4", "--no-figures"]) == 2
     assert "pass it with --data" in capsys.readouterr().err
+
+
+def test_the_run_directory_wins_over_a_same_named_file_in_the_working_directory(tmp_path, monkeypatch):
+    from committor_keras.explain._run import _locate
+
+    run, elsewhere = tmp_path / "project" / "runs" / "ala", tmp_path / "elsewhere" / "runs" / "ala"
+    for base in (run, elsewhere):
+        base.mkdir(parents=True)
+        (base.parent.parent / "data").mkdir()
+        (base.parent.parent / "data" / "d.npz").write_text(str(base))
+    # From here the recorded '../../data/d.npz' also names a file, the wrong one.
+    monkeypatch.chdir(elsewhere)
+    assert _locate("../../data/d.npz", run, run / "run.json").read_text() == str(run)

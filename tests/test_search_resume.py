@@ -31,7 +31,7 @@ value = 128
 """
 
 
-def _oracle(directory, seed=3):
+def _oracle(directory, seed=3, max_trials=6, project="search"):
     import keras_tuner
 
     from committor_keras.search._oracle import CommittorOracle
@@ -41,10 +41,10 @@ def _oracle(directory, seed=3):
     space.Float("learning_rate", 1e-4, 1e-2, sampling="log")
     space.Choice("activation", ["relu", "tanh", "elu"])
     # Few candidates and kernel restarts: the test is about state, not fit quality.
-    oracle = CommittorOracle(objective=keras_tuner.Objective("score", "min"), max_trials=6, num_initial_points=3,
-                             seed=seed, hyperparameters=space, candidates=200, kernel_restarts=1)
-    oracle._set_project_dir(str(directory), "search")
-    if (directory / "search" / "oracle.json").exists():
+    oracle = CommittorOracle(objective=keras_tuner.Objective("score", "min"), max_trials=max_trials,
+                             num_initial_points=3, seed=seed, hyperparameters=space, candidates=200, kernel_restarts=1)
+    oracle._set_project_dir(str(directory), project)
+    if (directory / project / "oracle.json").exists():
         oracle.reload()
     return oracle
 
@@ -54,10 +54,11 @@ def _score(values):
         + 0.1 * ["relu", "tanh", "elu"].index(values["activation"])
 
 
-def _run_oracle(directory, crash_after=()):
+def _run_oracle(directory, crash_after=(), **options):
     """Proposals of a search with a known objective; ``crash_after`` trial numbers are "killed" mid-trial
-    (after being created, or after reporting a score but before ending) and the oracle is reloaded from disk."""
-    oracle, proposals = _oracle(directory), {}
+    (after being created, or after reporting a score but before ending) and the oracle is reloaded from disk.
+    ``options`` go to :func:`_oracle`."""
+    oracle, proposals = _oracle(directory, **options), {}
     while True:
         trial = oracle.create_trial("tuner0")
         if trial.status == "STOPPED":
@@ -67,7 +68,7 @@ def _run_oracle(directory, crash_after=()):
             crash_after = [n for n in crash_after if n != number]
             if number % 2:
                 oracle.update_trial(trial.trial_id, {"score": _score(trial.hyperparameters.values)})
-            oracle = _oracle(directory)
+            oracle = _oracle(directory, **options)
             continue
         proposals[trial.trial_id] = dict(trial.hyperparameters.values)
         oracle.update_trial(trial.trial_id, {"score": _score(trial.hyperparameters.values)})
@@ -95,6 +96,39 @@ def test_a_trial_written_but_not_in_oracle_json_is_rerun(tmp_path):
     again = _oracle(tmp_path).create_trial("tuner0")
     assert again.trial_id == second.trial_id
     assert again.hyperparameters.values == second.hyperparameters.values
+
+
+def test_a_search_resumed_with_more_trials_names_orders_and_proposes_them_as_a_straight_one(tmp_path):
+    from committor_keras.search import collect_trials
+
+    search = {"project": "search-3"}  # where collect_trials looks for the search with seed 3
+    straight = _run_oracle(tmp_path / "straight", max_trials=12, **search)
+    raised = {**_run_oracle(tmp_path / "raised", max_trials=3, **search),
+              **_run_oracle(tmp_path / "raised", max_trials=12, **search)}
+    # Keras Tuner's ids would be "0".."2" then "03".."11" here, "00".."11" in the straight search.
+    assert list(raised) == list(straight) == [f"{n:02d}" for n in range(12)]
+    assert raised == straight
+    assert list(_oracle(tmp_path / "raised", max_trials=12, **search).trials) == list(straight)
+    tables = [collect_trials(tmp_path / name, [3])[0] for name in ("straight", "raised")]
+    pd.testing.assert_frame_equal(tables[1], tables[0])
+
+
+def test_trials_of_an_older_search_with_narrower_ids_stay_in_number_order(tmp_path, monkeypatch):
+    from committor_keras.search import _oracle as oracle_module
+    from committor_keras.search import collect_trials, select_top_k
+
+    search = {"project": "search-3"}
+    monkeypatch.setattr(oracle_module, "TRIAL_ID_WIDTH", 1)  # as Keras Tuner named trials of max_trials < 10
+    _run_oracle(tmp_path, max_trials=3, **search)
+    monkeypatch.undo()
+    _run_oracle(tmp_path, max_trials=12, **search)
+    numbers = [str(n) for n in range(12)]  # the search keeps the width it started with
+    assert list(_oracle(tmp_path, max_trials=12, **search).trials) == numbers
+    table = collect_trials(tmp_path, [3])[0]
+    assert list(table["trial_id"]) == numbers
+    # Ties in the objective go to the lower trial number ("9" before "10").
+    tied = table.assign(status="COMPLETED", val_kl_per_shot=1.0).iloc[::-1]
+    assert list(select_top_k(tied, 12)["trial_id"]) == numbers
 
 
 def _tune(data, config, out, **popen):

@@ -81,7 +81,7 @@ def test_tune_command_writes_the_run_directory(data, tmp_path, capsys):
 def test_trial_table_round_trips_and_rebuilds_hyperparameters(arrays, tmp_path):
     run_search(*arrays, tmp_path, seed=0, config=_config(2), verbose=0)
     table = write_trial_table(tmp_path, [0])
-    assert len(table) == 2 and list(table["trial_id"]) == ["0", "1"]
+    assert len(table) == 2 and list(table["trial_id"]) == ["00", "01"]
     back = read_trials(tmp_path)
     pd.testing.assert_frame_equal(back, table)
     records = json.loads((tmp_path / "trials.json").read_text())["trials"]
@@ -117,7 +117,7 @@ def test_resume_runs_only_the_missing_trials(arrays, tmp_path):
     run_search(*arrays, tmp_path, seed=2, config=_config(3), verbose=0)
     after = _trial_files(project)
     assert len(after) == 3 and {k: after[k] for k in before} == before
-    assert json.loads(after["trial_2"])["status"] == "COMPLETED"
+    assert json.loads(after["trial_02"])["status"] == "COMPLETED"
     # Nothing left to do: running again with the same budget trains nothing.
     run_search(*arrays, tmp_path, seed=2, config=_config(3), verbose=0)
     assert _trial_files(project) == after

@@ -55,12 +55,31 @@ def read_colvar(path, *, shots=None, states=None, on=None, features=None, metada
     table, periods = _colvar_table(path)
     if shots is not None:
         table = join_shots(table, read_shot_table(shots, states=states), on=on, source=path)
+    frame, names, info = _colvar_frame(table, periods, features, on, path)
+    return data_from_frame(frame, names, {**info, **(metadata or {})}, path)
+
+
+def colvar_fields(path):
+    """The fields of a COLVAR file as ``load`` reads any data file: features (periodic ones as sin/cos),
+    names, the label columns it has (None for those it lacks) and metadata. Labels are optional here, so
+    ``load_features`` reads a COLVAR of configurations to predict on with the reader ``load`` uses.
+
+    Raises:
+        DataError: malformed header or rows, or a non-numeric feature.
+    """
+    path = Path(path)
+    frame, names, info = _colvar_frame(*_colvar_table(path), None, None, path)
+    return {**_frame_fields(frame, names, path), "metadata": info}
+
+
+def _colvar_frame(table, periods, features, on, path):
+    """The feature frame, feature names and metadata (provenance, sin/cos groups) of a COLVAR table."""
     frame, names, groups = _periodic_as_sin_cos(table, _feature_fields(table, features, on, path), periods)
     info = {"provenance": {"format": "PLUMED COLVAR", "file": path.name}}
     if groups:
         info["feature_groups"] = groups
         info["units"] = {name: "1" for members in groups.values() for name in members}
-    return data_from_frame(frame, names, {**info, **(metadata or {})}, path)
+    return frame, names, info
 
 
 def read_shot_table(path, *, states=None):
@@ -153,6 +172,11 @@ def data_from_frame(frame, feature_names, metadata=None, source=MEMORY):
     Raises:
         DataError: a non-numeric feature column or invalid labels.
     """
+    return CommittorData(**_frame_fields(frame, feature_names, source), metadata=metadata, source=source)
+
+
+def _frame_fields(frame, feature_names, source):
+    """Features and label columns of a frame as CommittorData takes them (labels it lacks are None)."""
     non_numeric = [c for c in feature_names if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         raise DataError(source, non_numeric[0], "has non-numeric values; every feature must hold numbers")
@@ -160,9 +184,9 @@ def data_from_frame(frame, feature_names, metadata=None, source=MEMORY):
     def column(name):
         return frame[name].to_numpy(dtype=np.float64) if name in frame else None
 
-    return CommittorData(frame[list(feature_names)].to_numpy(dtype=np.float64), list(feature_names),
-                         n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
-                         weights=column("weight"), metadata=metadata, source=source)
+    return dict(features=frame[list(feature_names)].to_numpy(dtype=np.float64), feature_names=list(feature_names),
+                n_a=column("n_a"), n_b=column("n_b"), p_b=column("p_b"), n_shots=column("n_shots"),
+                weights=column("weight"))
 
 
 def label_names(columns, source):

@@ -24,7 +24,7 @@ from committor_keras._errors import DataError
 from committor_keras._provenance import atomic_path
 from committor_keras.data._dataset import (LABEL_COUNTS, CommittorData, _as_matrix, _check_finite,
                                             _check_metadata, _check_names)
-from committor_keras.data._external import LABELS, is_colvar, label_names, read_colvar
+from committor_keras.data._external import LABELS, colvar_fields, is_colvar, label_names
 
 FORMAT_VERSION = 1
 CSV_METADATA_PREFIX = "# committor-keras metadata:"
@@ -46,8 +46,6 @@ def load(path):
         DataError: a missing or unreadable file, an unknown suffix, or invalid content (naming the field).
     """
     path = Path(path)
-    if path.is_file() and is_colvar(path):
-        return read_colvar(path)
     return CommittorData(**_read_fields(path), source=path)
 
 
@@ -55,7 +53,9 @@ def load_features(path):
     """Read the features of a data file whose labels may be absent (configurations to predict on).
 
     Args:
-        path: a ``.npz`` or ``.csv`` file in the data set format; label columns are optional.
+        path: a ``.npz`` or ``.csv`` file in the data set format, or a PLUMED COLVAR file (as :func:`load`
+            reads it: periodic fields as sin/cos pairs, ``time`` and bias outputs left out); label columns are
+            optional.
 
     Returns:
         FeatureTable with ``features`` (N, F), ``feature_names``, ``p_b`` (None without labels),
@@ -89,6 +89,8 @@ class FeatureTable(NamedTuple):
 def _read_fields(path):
     if not path.is_file():
         raise DataError(path, "file", "does not exist or is not a file; check the path")
+    if is_colvar(path):
+        return colvar_fields(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return _read_npz(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import CommittorKerasError, DataError
-from committor_keras._paths import resolve_from
+from committor_keras._paths import find_recorded
 
 RUN_FILE = "run.json"
 SPLIT_FILE = "split.npz"
@@ -77,11 +77,9 @@ def read_run(run_dir, data_path=None):
 def _locate(recorded, run_dir, run_file):
     if not recorded:
         raise CommittorKerasError(f"{run_file}: no data path recorded; pass the data file explicitly (--data)")
-    # Runs record the data relative to the run directory; runs made before that, relative to where tune ran.
-    candidates = [resolve_from(recorded, run_dir), Path(recorded)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    path, _ = find_recorded(recorded, run_dir)
+    if path is not None:
+        return path
     raise DataError(recorded, "file", f"the data file named in {run_file} is not there; pass it with --data")
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from committor_keras._errors import CommittorKerasError
-from committor_keras._paths import resolve_from
+from committor_keras._paths import find_recorded
 from committor_keras._provenance import sha256_file
 from committor_keras.export._card import CARD_FILE, KERAS_FILE, SAVED_MODEL_DIR, read_card
 from committor_keras.export._load import load_keras, saved_model_version
@@ -98,11 +98,10 @@ def _card_data(card, model_dir):
     fix = "give the data with --data, or check the served model on probes alone with --probes-only"
     if not source:
         raise CommittorKerasError(f"{model_dir / CARD_FILE}: names no data file to compare on; {fix}")
-    candidates = [resolve_from(source, model_dir), Path(source)]
-    path = next((candidate for candidate in candidates if candidate.is_file()), None)
+    path, expected = find_recorded(source, model_dir)
     if path is None:
         raise CommittorKerasError(f"{model_dir / CARD_FILE}: its data file {source} is not there (looked in "
-                                  f"{candidates[0].parent}); {fix}")
+                                  f"{expected.parent}); {fix}")
     if sha256 and sha256_file(path) != sha256:
         raise CommittorKerasError(f"{path}: differs from the data on the model card (sha256); {fix}")
     return load(path)

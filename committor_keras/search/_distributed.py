@@ -8,6 +8,10 @@ the workers' tuners); this module adds what a long run on a cluster needs:
 
 - a worker sends a heartbeat (a ``GetTrial`` call) every few seconds while it trains, and the chief hands
   the trial of a worker silent for ``LEASE_S`` to the next worker that asks (see CommittorOracle);
+- each trial handed out carries a lease token (gRPC metadata ``LEASE_KEY``, outside Keras Tuner's messages);
+  the worker sends it with its heartbeats and reports, and the chief ignores a report whose lease lapsed, so a
+  worker that froze past its lease (SIGSTOP, swap) and wakes up cannot report a trial another worker took
+  over or finished; before writing the trial's files it checks its lease and drops the trial if it lost it;
 - a worker without a chief gives up after ``timeout`` seconds (Keras Tuner waits an hour);
 - the chief listens on 127.0.0.1 unless told another address. The port is unauthenticated and
   unencrypted: anyone who can reach it can read the search and submit results.
@@ -28,6 +32,8 @@ from committor_keras._errors import CommittorKerasError, ConfigError
 
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 60.0
+LEASE_KEY = "committor-lease"
+_HELD_KEY = "committor-lease-held"
 _IDLE_WAIT_S = 1.0
 _POLL_S = 0.5
 
@@ -101,14 +107,33 @@ def serve_oracle(oracle, bind):
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
     from keras_tuner.src.engine import trial as trial_module
 
+    def lease(context):
+        return dict(context.invocation_metadata()).get(LEASE_KEY)
+
     class Servicer(OracleServicer):
         def CreateTrial(self, request, context):
             # Keras Tuner's servicer ends the search at the first STOPPED; one sent to a worker of an earlier
             # search (so that it moves on) must not end this one.
-            trial = self.oracle.create_trial(request.tuner_id)
+            trial, token = self.oracle.lease_trial(request.tuner_id)
+            if token is not None:
+                context.set_trailing_metadata(((LEASE_KEY, token),))
             if trial.status == trial_module.TrialStatus.STOPPED and self.oracle.serves(request.tuner_id):
                 self.stop_triggered = True
             return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+        def UpdateTrial(self, request, context):
+            trial = self.oracle.update_leased_trial(lease(context), request.trial_id, request.metrics,
+                                                    step=request.step)
+            return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
+
+        def EndTrial(self, request, context):
+            self.oracle.end_leased_trial(lease(context), trial_module.Trial.from_proto(request.trial))
+            return protos.get_service().EndTrialResponse()
+
+        def GetTrial(self, request, context):
+            held = self.oracle.beat(request.trial_id, lease(context))
+            context.set_trailing_metadata(((_HELD_KEY, "1" if held else "0"),))
+            return super().GetTrial(request, context)
 
     # Several threads: heartbeats must not queue behind a Gaussian-process fit (the oracle locks itself).
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -205,6 +230,7 @@ class Worker:
 
 def _worker_client(oracle, timeout):
     """Keras Tuner's ``OracleClient`` that waits on IDLE, beats while a trial runs and times out sooner."""
+    import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_client
     from keras_tuner.src.engine import trial as trial_module
@@ -214,10 +240,35 @@ def _worker_client(oracle, timeout):
     # Keras Tuner reads this module constant on every call; its default is an hour.
     oracle_client.TIMEOUT = timeout
 
+    class Lease(grpc.UnaryUnaryClientInterceptor):
+        """Keeps the lease token of the trial in hand: read from CreateTrial, sent with every later call."""
+
+        def __init__(self):
+            self.token = None
+
+        def intercept_unary_unary(self, continuation, details, request):
+            if self.token is not None:
+                details = details._replace(metadata=[*(details.metadata or ()), (LEASE_KEY, self.token)])
+            call = continuation(details, request)
+            if details.method.endswith("/CreateTrial"):
+                self.token = dict(call.trailing_metadata() or ()).get(LEASE_KEY)
+            return call
+
     class WorkerClient(oracle_client.OracleClient):
         def __init__(self, wrapped):
             super().__init__(wrapped)
             self._beating = None
+            self._lease = Lease()
+            # Keras Tuner's own stub, on a channel that carries the lease.
+            address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+            channel = grpc.insecure_channel(address)
+            self.stub = protos.get_service_grpc().OracleStub(grpc.intercept_channel(channel, self._lease))
+
+        def holds_lease(self, trial_id):
+            """Whether the chief still counts this worker's report of the trial (asked now)."""
+            _, call = self.stub.GetTrial.with_call(protos.get_service().GetTrialRequest(trial_id=trial_id),
+                                                   wait_for_ready=True, timeout=oracle_client.TIMEOUT)
+            return dict(call.trailing_metadata() or ()).get(_HELD_KEY) == "1"
 
         def create_trial(self, tuner_id):
             while True:

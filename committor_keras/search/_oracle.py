@@ -18,6 +18,7 @@ that stopped sending heartbeats to the next worker that asks, so a killed worker
 
 import collections
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -36,7 +37,20 @@ TRIAL_FILE = "trial.json"
 HEARTBEAT_S = 2.0
 LEASE_S = float(os.environ.get("COMMITTOR_KERAS_WORKER_LEASE_S", 30.0))
 _RANDOM_STREAM, _GP_STREAM = 1, 2
+# Keras Tuner pads trial ids to the width of max_trials, so a search resumed with more trials named its trials
+# otherwise than a straight one ("0".."2", "03".."11" against "00".."11"): ids here have one width per search.
+TRIAL_ID_WIDTH = 2
 FINISHED = (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.FAILED)
+
+
+def format_trial_id(number, width=TRIAL_ID_WIDTH):
+    """The id of trial ``number``: zero-padded to ``width`` digits (wider only past ``10**width - 1``)."""
+    return f"{int(number):0{width}d}"
+
+
+def trial_number(trial_id):
+    """The number of a trial id, whatever its width: sort and compare trials by this, never by the id text."""
+    return int(trial_id)
 
 
 def proposal_seed(seed, stream, number):
@@ -62,7 +76,10 @@ class CommittorOracle(BayesianOptimizationOracle):
       the candidate points) are seeded by ``(seed, n)`` (:func:`proposal_seed`), not by a stream that
       advances with every proposal and restarts on reload (the kernel fit is seeded by ``seed`` alone);
     - trials are kept in trial-number order, also after a reload, so the GP sees the same rows in the same
-      order;
+      order; trial ids are two digits from the start (``"00"``, ..., ``"99"``, ``"100"``) whatever
+      ``max_trials`` is, so a search resumed with more trials names them as a straight search does (a search
+      made with Keras Tuner's ids keeps the width of its first trial), and everything orders trials by
+      :func:`trial_number`, never by the id text;
     - ``oracle.json`` and ``trial.json`` are written atomically, and a reload repairs the state a kill between
       two writes leaves (a trial finished on disk but not in ``oracle.json`` counts as finished; one created
       on disk but not in ``oracle.json`` is rerun; an interrupted trial is rerun with its partial metrics
@@ -70,7 +87,10 @@ class CommittorOracle(BayesianOptimizationOracle):
     - in a distributed search, a worker's tuner id names the search it belongs to
       (``<worker>@search-<seed>``): a worker still asking for an earlier search is told that one has stopped
       (so it moves on), one already asking for a later search is told to wait (IDLE); the trial of a worker
-      silent for ``LEASE_S`` seconds goes to the next worker that asks; and a worker that asks for work when
+      silent for ``LEASE_S`` seconds goes to the next worker that asks; a worker reports its trial with the
+      lease token it got with it (:meth:`lease_trial`), and the report of a lease that lapsed (the trial
+      was requeued, handed on or ended since) is ignored, so a trial counts one result however long a
+      worker froze; and a worker that asks for work when
       the budget is spent while other workers still train is told to wait rather than to stop, so it can
       take over a trial whose worker died.
 
@@ -95,6 +115,9 @@ class CommittorOracle(BayesianOptimizationOracle):
         self.search_order = list(search_order)
         self._heartbeats = {}
         self._heartbeat_lock = threading.Lock()
+        # trial id -> the token of the one lease that may report it (see lease_trial); never saved: a reloaded
+        # chief has sent every running trial back to the queue, so no earlier lease is honoured.
+        self._leases = {}
 
     # --- fast acquisition, seeded per trial ---------------------------------------------------------------
     def _make_gpr(self):
@@ -104,7 +127,7 @@ class CommittorOracle(BayesianOptimizationOracle):
 
     def populate_space(self, trial_id):
         """Random values for the first ``num_initial_points`` trials, then the minimum of the bound."""
-        number = int(trial_id)
+        number = trial_number(trial_id)
         self._seed_state = proposal_seed(self.seed, _RANDOM_STREAM, number)
         self._random_state = np.random.RandomState(proposal_seed(self.seed, _GP_STREAM, number))
         # The matrices are at most trials x candidates: one BLAS thread is fastest, and threads spinning on
@@ -137,7 +160,7 @@ class CommittorOracle(BayesianOptimizationOracle):
     # --- exact resume -------------------------------------------------------------------------------------
     def reload(self):
         super().reload()
-        self.trials = dict(sorted(self.trials.items(), key=lambda item: int(item[0])))
+        self.trials = dict(sorted(self.trials.items(), key=lambda item: trial_number(item[0])))
         finished = [trial_id for trial_id, trial in self.trials.items() if trial.status in FINISHED]
         self._retry_queue = [trial_id for trial_id in self._retry_queue if trial_id not in finished]
         self.end_order += [trial_id for trial_id in finished if trial_id not in self.end_order]
@@ -149,7 +172,7 @@ class CommittorOracle(BayesianOptimizationOracle):
             # A trial killed after reporting its metrics but before ending would otherwise keep them.
             self.trials[trial_id].metrics = metrics_tracking.MetricsTracker()
         # The retry queue is served from its end: rerun the lowest trial number first.
-        self._retry_queue.sort(key=int, reverse=True)
+        self._retry_queue.sort(key=trial_number, reverse=True)
         self._tried_so_far = set()
         self._id_to_hash = collections.defaultdict(lambda: None)
         for trial in self.trials.values():
@@ -161,11 +184,37 @@ class CommittorOracle(BayesianOptimizationOracle):
     def _save_trial(self, trial):
         write_json_atomic(Path(self._get_trial_dir(trial.trial_id)) / TRIAL_FILE, trial.get_state())
 
+    # --- trial ids ----------------------------------------------------------------------------------------
+    def _new_trial(self, tuner_id):
+        """Keras Tuner 1.4's ``create_trial``, the id made by :func:`format_trial_id`, not max_trials' width."""
+        if (tuner_id in self.ongoing_trials or self._retry_queue
+                or (self.max_trials and len(self.trials) >= self.max_trials)):
+            return super().create_trial(tuner_id)
+        self.tuner_ids.add(tuner_id)
+        # A search made before ids had one width keeps the width of its first trial.
+        first = next(iter(self.trials), None)
+        new_id = format_trial_id(len(self.trials), TRIAL_ID_WIDTH if first is None else len(first))
+        response = self.populate_space(new_id)
+        hyperparameters = self.hyperparameters.copy()
+        hyperparameters.values = response.get("values") or {}
+        trial = trial_module.Trial(hyperparameters=hyperparameters, trial_id=new_id, status=response["status"])
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            self._record_values(trial)
+            self.ongoing_trials[tuner_id] = trial
+            self.trials[new_id] = trial
+            self.start_order.append(new_id)
+            self._save_trial(trial)
+            self.save()
+            self._display.on_trial_begin(trial)
+        elif trial.status == trial_module.TrialStatus.STOPPED:
+            self.tuner_ids.remove(tuner_id)
+        return trial
+
     # --- distributed workers ------------------------------------------------------------------------------
     @synchronized
     def create_trial(self, tuner_id):
         if self.search_tag is None:
-            return super().create_trial(tuner_id)
+            return self._new_trial(tuner_id)
         if not self.serves(tuner_id):
             # A worker behind (its search has ended without it) moves on; one ahead waits for its search.
             tag = str(tuner_id).rpartition("@")[2]
@@ -178,7 +227,7 @@ class CommittorOracle(BayesianOptimizationOracle):
                 and tuner_id not in self.ongoing_trials
                 and any(other != tuner_id for other in self.ongoing_trials)):
             return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.IDLE)
-        return super().create_trial(tuner_id)
+        return self._new_trial(tuner_id)
 
     def serves(self, tuner_id):
         """Whether ``tuner_id`` belongs to this search (always, outside distributed searches)."""
@@ -187,12 +236,53 @@ class CommittorOracle(BayesianOptimizationOracle):
     def _position(self):
         return self.search_order.index(self.search_tag) if self.search_tag in self.search_order else 0
 
-    def get_trial(self, trial_id):
-        # Workers call this as their heartbeat while they train (see _distributed.WorkerClient).
-        for tuner_id, trial in list(self.ongoing_trials.items()):
-            if trial.trial_id == trial_id:
-                self._heartbeat(tuner_id)
-        return super().get_trial(trial_id)
+    @synchronized
+    def lease_trial(self, tuner_id):
+        """``create_trial`` for a remote worker: ``(trial, token)``, the token (None unless the trial is RUNNING)
+        being the lease the worker reports the trial with. Each hand-over of a trial, also back to a restarted
+        worker of the same name, makes a new token and voids the one before."""
+        trial = self.create_trial(tuner_id)
+        if trial.status != trial_module.TrialStatus.RUNNING:
+            return trial, None
+        self._leases[trial.trial_id] = token = secrets.token_hex(16)
+        return trial, token
+
+    def holds_lease(self, trial_id, token):
+        """Whether ``token`` is the live lease of the trial (not requeued, handed on or ended since)."""
+        return token is not None and self._leases.get(trial_id) == token
+
+    @synchronized
+    def update_leased_trial(self, token, trial_id, metrics, step=0):
+        """``update_trial`` from the lease holder; a lapsed lease's report is ignored. Returns the trial."""
+        if not self._check_lease(trial_id, token, "metrics"):
+            return self.trials[trial_id]
+        return self.update_trial(trial_id, metrics, step=step)
+
+    @synchronized
+    def end_leased_trial(self, token, trial):
+        """``end_trial`` from the lease holder; a lapsed lease's report is ignored. Returns whether it counted."""
+        if not self._check_lease(trial.trial_id, token, "end"):
+            return False
+        del self._leases[trial.trial_id]
+        self.end_trial(trial)
+        return True
+
+    @synchronized
+    def beat(self, trial_id, token):
+        """A worker's heartbeat on its trial (see _distributed.WorkerClient): counts for the live lease only,
+        so a worker that lost its lease cannot keep the lease of the worker now holding the trial alive."""
+        if self.holds_lease(trial_id, token):
+            for tuner_id, trial in list(self.ongoing_trials.items()):
+                if trial.trial_id == trial_id:
+                    self._heartbeat(tuner_id)
+        return self.holds_lease(trial_id, token)
+
+    def _check_lease(self, trial_id, token, what):
+        if self.holds_lease(trial_id, token):
+            return True
+        state = "has ended" if self.trials[trial_id].status in FINISHED else "went to another worker"
+        print(f"trial {trial_id}: a report ({what}) on a lapsed lease is ignored: the trial {state}")
+        return False
 
     def _heartbeat(self, tuner_id):
         with self._heartbeat_lock:
@@ -208,4 +298,5 @@ class CommittorOracle(BayesianOptimizationOracle):
                 self.tuner_ids.discard(tuner_id)
                 trial.metrics = metrics_tracking.MetricsTracker()
                 trial.status = trial_module.TrialStatus.RUNNING
+                self._leases.pop(trial.trial_id, None)
                 self._retry_queue.append(trial.trial_id)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from committor_keras._provenance import atomic_path, write_json_atomic
 from committor_keras.model import OBJECTIVE, hparam_names, is_integer_hparam
+from committor_keras.search._oracle import trial_number
 from committor_keras.search._tuner import HISTORY_FILE, search_dir_name
 
 TRIALS_CSV = "trials.csv"
@@ -35,7 +36,9 @@ def collect_trials(run_dir, seeds):
     records = []
     for seed in seeds:
         project = Path(run_dir) / search_dir_name(seed)
-        for trial_file in sorted(project.glob("trial_*/trial.json")):
+        # By number: ids of different widths ("9", "10") sort wrongly as text.
+        for trial_file in sorted(project.glob("trial_*/trial.json"),
+                                 key=lambda path: trial_number(path.parent.name.partition("_")[2])):
             records.append(_record(seed, trial_file, Path(run_dir)))
     max_layers = max((r["hyperparameters"].get("hidden_layers", 0) for r in records), default=0)
     hp_names = hparam_names(max_layers)

@@ -81,11 +81,22 @@ class CommittorTuner(keras_tuner.Tuner):
         try:
             history = self.hypermodel.fit(trial.hyperparameters, model, *args, callbacks=trial_callbacks, **kwargs)
         except DivergedError as error:
+            self._check_lease(trial)
             write_json_atomic(path, {"history": error.history, "diverged": str(error)})
             raise
+        self._check_lease(trial)
         model.save_weights(self._get_checkpoint_fname(trial.trial_id))
         write_json_atomic(path, {"history": history.history})
         return [history]
+
+    def _check_lease(self, trial):
+        # A distributed worker that froze past its lease must not overwrite the files of the worker that took
+        # its trial over; the chief ignores its report anyway (see search/_distributed.py).
+        holds_lease = getattr(self.oracle, "holds_lease", None)
+        if holds_lease is not None and not holds_lease(trial.trial_id):
+            raise keras_tuner.errors.FailedTrialError(
+                f"trial {trial.trial_id}: this worker's lease lapsed (silent longer than the lease), so the trial "
+                "went to another worker; this worker's result is dropped")
 
     def _try_build(self, hp):
         # Keras Tuner clears the Keras session and runs a full garbage collection before every build (about
