@@ -96,8 +96,9 @@ def write_tune_report(run_dir, data, split, config=None, *, bins=10):
     lines += ["## Cross-model explanation", "",
               "`committor-keras explain RUN` compares the exported models' attributions (heatmap of the top "
               "feature groups, ranks, Spearman/Kendall agreement, common top 5) in "
-              + ("[xai/report.md](xai/report.md)." if (run_dir / "xai" / "report.md").is_file()
-                 else "`xai/report.md` (not run yet)."), ""]
+              + ("[xai/report.md](xai/report.md)" if (run_dir / "xai" / "report.md").is_file()
+                 else "`xai/report.md` (not run yet)")
+              + "; `--group bond` groups the torsions by their central bond.", ""]
     path = run_dir / REPORT_MD
     write_text_atomic(path, "\n".join(lines).rstrip() + "\n")
     return path
