@@ -113,9 +113,11 @@ def _load(directory):
 
 
 def _architecture(row):
-    layers = int(row["hp_hidden_layers"])
-    widths = "-".join(str(int(row[f"hp_units_{i}"])) for i in range(layers)) or "linear"
-    return f"{widths} {row['hp_activation']}" if layers else widths
+    """``"64-32 tanh"`` of a summary row, as the study names its candidates."""
+    from committor_keras.search import trial_hparams
+    from committor_keras.study._study import architecture
+
+    return architecture(trial_hparams(row))
 
 
 def _overview(record, data, split, config, trials, summary):
