@@ -64,6 +64,11 @@ def test_tune_command_writes_the_run_directory(data, tmp_path, capsys):
     assert any((run / "logs" / "search-3").rglob("events.out.tfevents.*"))
     assert any((run / "logs" / "top" / "01").rglob("events.out.tfevents.*"))   # the top-k retraining's curves
     assert (run / "summary.csv").exists()
+    # The report: each exported model validated on the test split, curves, landscape (tests/test_tune_report.py).
+    report_files = ("report.md", "figures/landscape.png", "figures/training_curves.png", "top/01/history.json",
+                    "top/01/validation/scores.json", "top/01/validation/parity.png",
+                    "top/01/validation/reliability.png", "top/01/validation/q_histogram.png")
+    assert all((run / name).is_file() for name in report_files)
     # The run directory remembers its data and seed: another seed is refused instead of mixing runs.
     with pytest.raises(ConfigError, match="--seed 3"):
         args.func(parser.parse_args(["tune", str(data_path), "--out", str(run), "--seed", "4",
@@ -76,6 +81,11 @@ def test_tune_command_writes_the_run_directory(data, tmp_path, capsys):
     resumed = read_trials(run)
     assert len(resumed) == 6 and (resumed["status"] == "COMPLETED").all()
     assert {k: v for k, v in _trial_files(run / "search-3").items() if k in old} == old
+    # The resumed run rewrote the report for its (possibly new) top model.
+    assert all((run / name).is_file() for name in report_files)
+    scores = json.loads((run / "top" / "01" / "validation" / "scores.json").read_text())["scores"]
+    assert scores["kl_per_shot"] == pytest.approx(pd.read_csv(run / "summary.csv")["test_kl_per_shot"][0], rel=1e-4)
+    assert not list(run.rglob("*.tmp"))
 
 
 def test_trial_table_round_trips_and_rebuilds_hyperparameters(arrays, tmp_path):

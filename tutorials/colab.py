@@ -24,14 +24,18 @@ def badge_source(name):
 
 
 def setup_source(name):
-    """The first code cell: on Colab only, clone the repository (code and data), install it, work in it."""
-    return f'''# On Colab only: fetch the repository (package + data) and install it; elsewhere this cell does nothing.
+    """The first code cell: keep TensorFlow's start-up banner quiet; on Colab only, clone the repository (code and
+    data), install it, work in it."""
+    return f'''# On Colab only: fetch the repository (package + data) and install it. Everywhere: hide TensorFlow's
+# start-up INFO/WARNING lines (set TF_CPP_MIN_LOG_LEVEL=0 to see them; it changes no number).
 # REPO_URL: where committor-keras is installed from (see tutorials/README.md).
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_URL = "{REPO_URL}"
 if "{_MARKER}" in sys.modules:
-    import os
     import subprocess
 
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPO_URL, "committor-keras"], check=True)

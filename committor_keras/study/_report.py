@@ -288,17 +288,15 @@ def _explanations(run_dir, figures):
 
 
 def _validation(run_dir):
+    from committor_keras.validate import describe_scores
+
     lines = ["## Validation on the test split", ""]
     for directory in sorted((run_dir / "validation").glob("*")):
         scores_file = directory / "scores.json"
         if not scores_file.is_file():
             continue
-        scores = json.loads(scores_file.read_text())["scores"]
-        lines += [f"### {directory.name}", "",
-                  f"KL {_fmt(scores['kl_per_shot'])} ({_fmt(scores['kl_x_floor'], 2)} x floor), Brier score "
-                  f"{_fmt(scores['brier_score'])}, calibration error {_fmt(scores['calibration_error'], 3)}; "
-                  f"{scores['parity_bins_in_ci']} of {scores['parity_bins']} q-bins hold their mean q within the "
-                  "95 % binomial interval.", ""]
+        stored = json.loads(scores_file.read_text())
+        lines += [f"### {directory.name}", "", describe_scores(stored["scores"], stored["confidence"]), ""]
         for figure in ("parity", "reliability", "q_histogram"):
             source = directory / f"{figure}.png"
             if source.is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from committor_keras._provenance import atomic_path, derive_seed, seed_everything
+from committor_keras._provenance import atomic_path, derive_seed, seed_everything, write_json_atomic
 from committor_keras.export import export_model
 from committor_keras.export._card import CARD_FILE
 from committor_keras.model import OBJECTIVE
@@ -25,6 +25,7 @@ from committor_keras.search._tune import arrays
 
 TOP_DIR = "top"
 SUMMARY_CSV = "summary.csv"
+HISTORY_JSON = "history.json"
 _SELECTION = OBJECTIVE
 
 
@@ -87,7 +88,9 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed, *, callbacks=()
     Each model is rebuilt with :func:`committor_keras.model.build_model` from its trial's hyperparameters,
     trained with :func:`committor_keras.model.fit_model` on the training split (early stopping on the
     validation split, ``config.search.epochs`` and ``patience``), evaluated once on the test split, and
-    exported atomically to ``RUN/top/NN`` (``model.keras``, ``saved_model/1/``, ``card.json``). Every model's
+    exported atomically to ``RUN/top/NN`` (``model.keras``, ``saved_model/1/``, ``card.json``), with its Keras
+    training history in ``history.json`` (``best_epoch`` 1-based, ``history``: metric -> value per epoch,
+    ``val_``-prefixed on the validation split). Every model's
     seed is :func:`retrain_seed` of ``seed``, its search seed and its trial id, so the step is reproducible. Model
     directories numbered beyond the models retrained (left by an earlier run with a larger ``k``) are
     removed. A trial whose retraining diverges is skipped with a warning and the next one is taken. Each
@@ -156,6 +159,8 @@ def retrain_top_k(data, split, trials, out_dir, k, config, seed, *, callbacks=()
                 "trial_dir": _plain(trial.get("trial_dir")), "retrain_seed": model_seed}
         export_model(model, out_dir / TOP_DIR / name, data, train_indices=split.train, split_sizes=split_sizes,
                      hyperparameters=hparams, metrics=metrics, seed=model_seed, info=info)
+        write_json_atomic(out_dir / TOP_DIR / name / HISTORY_JSON,
+                          {"best_epoch": result.best_epoch, "history": result.history.history})
         if explain:
             from committor_keras.explain import explain_model
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from committor_keras._errors import ConfigError
 from committor_keras._provenance import atomic_directory, atomic_path, derive_seed, write_json_atomic
@@ -347,8 +346,7 @@ class _Study:
         self._csv(f"{XAI_DIR}/spearman.csv", pairwise_spearman(importances))
 
     def _validation(self):
-        from committor_keras.model import predict_logits
-        from committor_keras.validate import validate_predictions, write_validation
+        from committor_keras.validate import validate_model
 
         test = self.data.subset(self.split.test)
         best = self._final().iloc[0]
@@ -358,10 +356,8 @@ class _Study:
             models["ensemble"] = self._model(ensemble)
         floor = json.loads((self.dir / NOISE_FLOOR_JSON).read_text())
         for name, model in models.items():
-            logits = predict_logits(model, test.features)
-            result = validate_predictions(expit(logits), test, logit=logits, floor=floor,
-                                          bins=self.settings.calibration_bins)
-            write_validation(result, self.dir / VALIDATION_DIR / name, title=name)
+            validate_model(model, test, self.dir / VALIDATION_DIR / name, floor=floor,
+                           bins=self.settings.calibration_bins, title=name)
 
     def _report(self):
         from committor_keras.study._report import write_report

@@ -35,7 +35,10 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
 
     Steps: load the data; make the seeded p_B-stratified split (``RUN/split.npz``, reused when resuming);
     write ``RUN/run.json``; run the searches (``RUN/search-<seed>/``, TensorBoard logs in ``RUN/logs/``);
-    write ``RUN/trials.csv``/``trials.json``; retrain and export the top k (``RUN/top/``, ``RUN/summary.csv``).
+    write ``RUN/trials.csv``/``trials.json``; retrain and export the top k (``RUN/top/``, ``RUN/summary.csv``);
+    validate each exported model on the test split (``RUN/top/NN/validation/``: parity with binomial
+    intervals, reliability diagram, q histogram by state, Brier score, KL) and write ``RUN/report.md`` with
+    ``RUN/figures/landscape.png`` and ``training_curves.png``.
     Running the same call again resumes: finished trials are kept, interrupted ones rerun, and raising
     ``max_trials`` adds trials to every search. The settings that shape the trials (data, seed, space,
     epochs, patience, loss, initial points, objective, split) are fixed for a run directory: other values
@@ -79,9 +82,15 @@ def tune(data, out_dir, config=None, max_trials=None, searches=None, top_k=None,
     summary = retrain_top_k(run.data, split, trials, out_dir=run_dir, k=config.search.top_k, config=config,
                             seed=seed, callbacks=top_k_callbacks)
     _warn_if_no_better_than_constant(summary, run.data, split)
+    from committor_keras.search._tuner import quiet_library_warnings
+    from committor_keras.study._tune_report import write_tune_report
+
+    with quiet_library_warnings():
+        report = write_tune_report(run_dir, run.data, split, config)
     if verbose:
         print(f"\ntop {len(summary)} models (all columns in {run_dir / 'summary.csv'}):")
         print(format_summary(summary).to_string(index=False))
+        print(f"report (test-split validation, training curves, landscape): {report}")
     return TuneResult(run_dir, split, trials, summary)
 
 

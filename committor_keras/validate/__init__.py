@@ -25,6 +25,8 @@ _EXPORTS = {
     "q_histogram": "._calibration",
     "validate_predictions": "._report",
     "write_validation": "._report",
+    "validate_model": "._report",
+    "describe_scores": "._report",
     "plot_importance_heatmap": "committor_keras.explain._figures",
     "plot_landscape": "._figures",
     "plot_parity": "._figures",

@@ -30,15 +30,27 @@ def _diagonal(axes):
 
 
 def _log_axis(axes, which, values):
-    """Log scale with plain labels at 1, 2, 5 x 10^k when the values span more than a factor 3, else linear."""
+    """Log scale with plain labels (at 1, 2, 5; 1, 3; or 1 x 10^k by the range) when the values span more than a
+    factor 3, else linear."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values) & (values > 0)]
     axis = axes.xaxis if which == "x" else axes.yaxis
     if len(values) and values.max() > 3 * values.min():
         (axes.set_xscale if which == "x" else axes.set_yscale)("log")
-        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        # Fewer labelled ticks per decade as the range grows, so the labels never run into each other.
+        decades = np.log10(values.max() / values.min())
+        subs = (1.0, 2.0, 5.0) if decades <= 1.3 else (1.0, 3.0) if decades <= 2.5 else (1.0,)
+        axis.set_major_locator(ticker.LogLocator(subs=subs))
         axis.set_minor_formatter(ticker.NullFormatter())
     axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
+
+
+def _metric_label(name):
+    """``val_kl_per_shot`` -> ``validation KL per shot``: a metric's column name as an axis label."""
+    words = name.split("_")
+    if words[0] == "val":
+        words[0] = "validation"
+    return " ".join({"kl": "KL", "rmse": "RMSE"}.get(word, word) for word in words)
 
 
 def _errorbar(axes, x, estimate, low, high, **kwargs):
@@ -177,7 +189,7 @@ def plot_training_curves(histories, metric="kl_per_shot", title="training curves
             axes.plot(epochs[best], validation[best], "o", color=colour, markersize=5)
     _log_axis(axes, "y", [v for line in axes.get_lines() for v in line.get_ydata()])
     axes.set_xlabel("epoch")
-    axes.set_ylabel(metric.replace("_", " "))
+    axes.set_ylabel(_metric_label(metric))
     axes.set_title(f"{title} (solid: validation, dashed: training, dot: best epoch)", fontsize=10)
     if histories:
         axes.legend(fontsize=7, frameon=False, ncols=2 if len(histories) > 6 else 1)
@@ -214,24 +226,34 @@ def plot_landscape(trials, objective=OBJECTIVE, title="hyperparameter landscape"
     panels = (("depth", "hidden layers", "strip"), ("width", "mean units per layer", "log"),
               ("hp_activation", "activation", "strip"), ("hp_learning_rate", "learning rate", "log"))
     best = frame.loc[frame[objective].idxmin()] if len(frame) else None
+    searches = list(pd.unique(frame["search"]))
+    colours = dict(zip(searches, sns.color_palette("tab10", max(len(searches), 1))))
+    # Strip-plot jitter from a fixed generator: the figure is the same on every run (seaborn's stripplot draws
+    # from NumPy's global generator), and the star sits on the best trial's own point.
+    jitter = pd.Series(np.random.default_rng(0).uniform(-0.2, 0.2, len(frame)), index=frame.index)
     for axes, (column, label, kind) in zip(grid.ravel(), panels):
         if column not in frame:
             axes.set_visible(False)
             continue
         if kind == "strip":
             order = sorted(frame[column].dropna().unique(), key=str)
-            sns.stripplot(data=frame, x=column, y=objective, hue="search", order=order, jitter=0.2, size=4,
-                          ax=axes, legend=False, palette="tab10")
+            x = frame[column].map({value: i for i, value in enumerate(order)})
+            x = x + jitter.where(frame.groupby(column)[column].transform("size") > 1, 0.0)
+            for search in searches:
+                chosen = frame["search"] == search
+                axes.scatter(x[chosen], frame.loc[chosen, objective], s=16, color=colours[search], linewidths=0)
+            axes.set_xticks(range(len(order)), [str(value) for value in order])
+            axes.set_xlim(-0.5, len(order) - 0.5)
             if best is not None:
-                axes.plot(order.index(best[column]), best[objective], "*", color="black", markersize=12)
+                axes.plot(x[best.name], best[objective], "*", color="black", markersize=12)
         else:
-            sns.scatterplot(data=frame, x=column, y=objective, hue="search", s=22, ax=axes,
-                            legend=column == "width", palette="tab10")
+            sns.scatterplot(data=frame, x=column, y=objective, hue="search", hue_order=searches, s=22, ax=axes,
+                            legend=column == "width", palette=colours)
             _log_axis(axes, "x", frame[column])
             if best is not None:
                 axes.plot(best[column], best[objective], "*", color="black", markersize=12)
         axes.set_xlabel(label)
-        axes.set_ylabel(objective.replace("_", " "))
+        axes.set_ylabel(_metric_label(objective))
         _log_axis(axes, "y", frame[objective])
     if grid[0, 1].get_legend() is not None:
         grid[0, 1].legend(title="search", fontsize=7, title_fontsize=7, frameon=False, loc="best")

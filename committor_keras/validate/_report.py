@@ -99,3 +99,44 @@ def write_validation(result, out_dir, *, figures=True, title=None):
             save_figure(plot_q_histogram(result["q_histogram"], title=f"{prefix}q by observed state"),
                         staging / FIGURES[2])
     return out_dir
+
+
+def validate_model(model, data, out_dir, *, floor=None, bins=10, title=None):
+    """Validate a Keras committor model on labelled points and write the result into ``out_dir``.
+
+    The one path from a model to its validation files, shared by ``tune`` (``RUN/top/NN/validation``) and
+    ``run_study`` (``STUDY/validation/<model>``): the model's logits on ``data.features``
+    (:func:`committor_keras.model.predict_logits`), then :func:`validate_predictions` with those logits (exact
+    KL where q rounds to 0 or 1) and :func:`write_validation`.
+
+    Args:
+        model: a Keras model whose output is the committor's logit (e.g. ``RUN/top/01/model.keras``).
+        data: the labelled points, e.g. ``data.subset(split.test)``.
+        out_dir: the directory written (replaced as a whole).
+        floor: the noise floor to compare with (see :func:`validate_predictions`); None for the model's own.
+        bins: q-bins of the calibration and parity tables.
+        title: prefix of the figure titles.
+
+    Returns:
+        the :func:`validate_predictions` dict.
+    """
+    from scipy.special import expit
+
+    from committor_keras.model import predict_logits
+
+    logits = predict_logits(model, data.features)
+    result = validate_predictions(expit(logits), data, logit=logits, floor=floor, bins=bins)
+    write_validation(result, out_dir, title=title)
+    return result
+
+
+def describe_scores(scores, confidence=0.95):
+    """One Markdown sentence of a validation's ``scores`` (as in ``scores.json``): KL, Brier, calibration, parity."""
+    def fmt(value, digits=4):
+        return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+    return (f"KL {fmt(scores['kl_per_shot'])} per shot ({fmt(scores['kl_x_floor'], 2)} x floor), Brier score "
+            f"{fmt(scores['brier_score'])}, calibration error {fmt(scores['calibration_error'], 3)}; "
+            f"{scores['parity_bins_in_ci']} of {scores['parity_bins']} q-bins hold their mean q within the "
+            f"{confidence:.0%} binomial interval.")
+
