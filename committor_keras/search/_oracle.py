@@ -247,7 +247,7 @@ class CommittorOracle(BayesianOptimizationOracle):
         self._leases[trial.trial_id] = token = secrets.token_hex(16)
         return trial, token
 
-    def holds_lease(self, trial_id, token):
+    def is_live_lease(self, trial_id, token):
         """Whether ``token`` is the live lease of the trial (not requeued, handed on or ended since)."""
         return token is not None and self._leases.get(trial_id) == token
 
@@ -271,14 +271,14 @@ class CommittorOracle(BayesianOptimizationOracle):
     def beat(self, trial_id, token):
         """A worker's heartbeat on its trial (see _distributed.WorkerClient): counts for the live lease only,
         so a worker that lost its lease cannot keep the lease of the worker now holding the trial alive."""
-        if self.holds_lease(trial_id, token):
+        if self.is_live_lease(trial_id, token):
             for tuner_id, trial in list(self.ongoing_trials.items()):
                 if trial.trial_id == trial_id:
                     self._heartbeat(tuner_id)
-        return self.holds_lease(trial_id, token)
+        return self.is_live_lease(trial_id, token)
 
     def _check_lease(self, trial_id, token, what):
-        if self.holds_lease(trial_id, token):
+        if self.is_live_lease(trial_id, token):
             return True
         state = "has ended" if self.trials[trial_id].status in FINISHED else "went to another worker"
         print(f"trial {trial_id}: a report ({what}) on a lapsed lease is ignored: the trial {state}")
