@@ -87,19 +87,26 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     """Train a compiled committor network with early stopping on the validation KL per shot.
 
     Each epoch is one call of a compiled TensorFlow function over tensors that stay in memory: a seeded
-    reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller), then the
-    metrics of the training and validation sets. The function takes the network's variables as arguments,
+    reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller) accumulating
+    the training metrics, then the metrics of the validation set. The function takes the network's variables as arguments,
     so it is traced once per network *structure* (depth, activation, dropout, L2, loss) and reused by every
     later model of that structure, whatever its widths, batch size, learning rate or data (see
     bench/BENCHMARKS.md for what this saves over ``model.fit``).
 
-    It computes what ``model.fit`` computes, with two differences in the logs: ``loss`` is the mean of the
-    batch losses during the epoch, as in Keras, but ``kl_per_shot``, ``cross_entropy_per_shot`` and ``rmse``
-    are those of the whole training set at the end of the epoch (Keras averages them over batches while the
-    weights change), the same weights as the ``val_`` metrics. Dropout masks and the shuffling come from
-    ``seed``, so a call is reproducible. The Adam update is Keras' own (``model.optimizer``'s learning rate,
-    betas, epsilon and ``iterations``), so the weights after an epoch equal those of ``model.fit`` on the same
-    batch order (tests/test_model_network.py checks this). EarlyStopping restores the best weights.
+    It computes what ``model.fit`` computes, with the same logs: ``loss`` is the mean of the batch losses
+    during the epoch, and ``kl_per_shot``, ``cross_entropy_per_shot`` and ``rmse`` are accumulated over the
+    epoch's batches from each step's forward pass (before its update, with its dropout mask), as Keras'
+    stateful metrics accumulate them; the ``val_`` metrics are those of the validation set after the epoch.
+    (Until issue 11 the training metrics were a second pass over the whole training set after the epoch;
+    with weights that do not move the two agree, tests/test_model_network.py checks it.) Dropout masks and
+    the shuffling come from ``seed``, so a call is reproducible. The Adam update is Keras' own
+    (``model.optimizer``'s learning rate, betas, epsilon and ``iterations``), so the weights after an epoch
+    equal those of ``model.fit`` on the same batch order (tests/test_model_network.py checks this). Early
+    stopping is ``keras.callbacks.EarlyStopping(monitor="val_kl_per_shot", patience=patience,
+    restore_best_weights=True)``'s rule, and the model ends with the best epoch's weights. The model's
+    variables receive each epoch's weights only when a callback may read them (any callback but History,
+    the progress bar, TensorBoard without histograms, Keras Tuner's and TensorBoard's HParams callbacks, and
+    callbacks with ``reads_weights = False``); otherwise they are written once, at the end.
 
     Args:
         model: a compiled model from :func:`committor_keras.model.build_model` (Adam optimiser).
@@ -109,7 +116,8 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
         epochs: maximum number of epochs.
         patience: epochs without improvement of ``val_kl_per_shot`` before stopping.
         callbacks: extra Keras callbacks (TensorBoard, the tuner's own, explanations); they run after the
-            divergence check and early stopping, at the start and end of training and of every epoch.
+            divergence check and early stopping, at the start and end of training and of every epoch; at the
+            end of training the model already holds the best epoch's weights.
         seed: seed of the shuffling and of the dropout masks.
         verbose: Keras verbosity (0 silent, 1 or 2 one line per epoch).
 
