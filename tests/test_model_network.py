@@ -147,12 +147,13 @@ def test_networks_of_one_structure_share_one_traced_epoch(synthetic):
     x, y, _ = synthetic[2]["train"]
     sets = (x, y, None), (x[:200], y[:200], None)
     counts = []
-    for units, batch_size, rate in ((12, 50, 0.1), (20, 70, 0.2), (33, 128, 0.3), (7, 64, 0.05)):
-        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate}
+    for units, batch_size, rate, l2 in ((12, 50, 0.1, 1e-5), (20, 70, 0.0, 0.0), (33, 128, 0.3, 0.0), (7, 64, 0.0, 1e-3)):
+        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate, "l2": l2}
         model = build_model(hparams, x, seed=0)
         fit_model(model, hparams, *sets, epochs=2, patience=2)
         counts.append(_epoch_function(_NetworkPlan.of(model).structure).experimental_get_tracing_count())
-    # One trace, with every dimension unknown, serves every width, batch size and dropout rate.
+    # One trace, with every dimension unknown, serves every width, batch size, dropout rate and L2 factor,
+    # 0 (no dropout, no L2) included.
     assert counts == [1, 1, 1, 1]
 
 

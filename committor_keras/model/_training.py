@@ -89,8 +89,8 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     Each epoch is one call of a compiled TensorFlow function over tensors that stay in memory: a seeded
     reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller) accumulating
     the training metrics, then the metrics of the validation set. The function takes the network's variables as arguments,
-    so it is traced once per network *structure* (depth, activation, dropout, L2, loss) and reused by every
-    later model of that structure, whatever its widths, batch size, learning rate or data (see
+    so it is traced once per network *structure* (depth, activation, loss) and reused by every later model
+    of that structure, whatever its widths, dropout rate, L2 factor, batch size, learning rate or data (see
     bench/BENCHMARKS.md for what this saves over ``model.fit``).
 
     It computes what ``model.fit`` computes, with the same logs: ``loss`` is the mean of the batch losses
@@ -229,7 +229,8 @@ class _NetworkPlan(typing.NamedTuple):
         dropout: the dropout rate after each Dense layer (0.0 for none).
         optimizer: the model's Adam optimiser (built).
         structure: what the traced epoch depends on besides tensor shapes: the per-point loss and, per
-            Dense layer, (activation, dropout?, L2?).
+            Dense layer, (activation, may it have dropout?): every hidden layer may (at a rate of 0 it has
+            none), so networks of one depth and activation share a trace whatever their dropout and L2.
     """
 
     normalization: object
@@ -262,7 +263,10 @@ class _NetworkPlan(typing.NamedTuple):
                 raise ConfigError(f"fit_model trains Normalization -> Dense/Dropout networks; model "
                                   f"{model.name!r} has a {type(layer).__name__} layer {layer.name!r}")
         optimizer.build(model.trainable_variables)
-        layers = tuple((layer.activation, rate > 0, _l2(layer) > 0) for layer, rate in zip(dense, dropout))
+        # Dropout (at any rate, 0 included) after every hidden layer and L2 (any factor, 0 included) are
+        # arguments of the traced epoch, not part of its structure: depth, activations and loss are.
+        last = len(dense) - 1
+        layers = tuple((layer.activation, index < last or rate > 0) for index, (layer, rate) in enumerate(zip(dense, dropout)))
         return cls(normalization, tuple(dense), tuple(dropout), optimizer, (type(model.loss)._function, layers))
 
     def resident(self, arrays):
@@ -329,17 +333,21 @@ def _epoch_function(structure):
 
     def forward(x, kernels, biases, rates, dropout_seed=None):
         h = x
-        for index, ((activation, dropout, _), kernel, bias) in enumerate(zip(layers, kernels, biases)):
+        for index, ((activation, dropout), kernel, bias) in enumerate(zip(layers, kernels, biases)):
             h = activation(tf.matmul(h, kernel) + bias)
             if dropout and dropout_seed is not None:
-                h = tf.nn.experimental.stateless_dropout(
-                    h, rate=rates[index], seed=tf.random.experimental.stateless_fold_in(dropout_seed, index))
+                # The rate is an argument and a rate of 0 skips the layer, so networks with and without
+                # dropout share one trace (fewer traces per search); the values are those of either path.
+                h = tf.cond(rates[index] > 0, functools.partial(
+                    tf.nn.experimental.stateless_dropout, h, rate=rates[index],
+                    seed=tf.random.experimental.stateless_fold_in(dropout_seed, index)), lambda h=h: h)
         return h
 
     def penalty(kernels, l2):
-        terms = [l2[index] * tf.reduce_sum(tf.square(kernel))
-                 for index, ((_, _, regularised), kernel) in enumerate(zip(layers, kernels)) if regularised]
-        return tf.add_n(terms) if terms else tf.constant(0.0)
+        # Every layer's term, with a factor of 0 for an unregularised layer: exactly 0 added to the loss and
+        # to the gradients, so networks with and without L2 share one trace.
+        terms = [l2[index] * tf.reduce_sum(tf.square(kernel)) for index, kernel in enumerate(kernels)]
+        return tf.add_n(terms)
 
     def evaluate(data, kernels, biases, rates):
         x, y, w = data
