@@ -55,6 +55,8 @@ def _rows(results):
         cpu = (f" ({parallel['sequential']['cpu_s']:.0f} / {parallel['parallel']['cpu_s']:.0f} CPU-s; load "
                f"{parallel['sequential']['load_1min_start']:.1f}-{parallel['parallel']['load_1min_end']:.1f})"
                if "sequential" in parallel else "")
+        if parallel.get("date_utc"):
+            cpu += f", measured {parallel['date_utc'][:16]}"
         rows.append((f"tune, {parallel['searches']} searches x {parallel['trials_per_search']} trials: --jobs "
                      f"{parallel['searches']} vs --jobs 1{cpu}", "<= 0.6x", f"{parallel['sequential_s']:.0f} s",
                      f"{parallel['parallel_s']:.0f} s", f"{parallel['ratio']:.2f}x", _met(parallel["ratio"] <= 0.6)))
