@@ -54,7 +54,9 @@ class _Clock:
     def callback(self):
         import keras
 
-        return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self.tick())
+        callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self.tick())
+        callback.reads_weights = False  # fit_model then leaves the model's variables alone until the end
+        return callback
 
     def tick(self):
         self.ends.append(time.perf_counter())

@@ -429,3 +429,20 @@ def test_in_memory_torsions_equal_those_read_frame_by_frame(selection):
     np.testing.assert_array_equal(fast.angles, read.angles)
     np.testing.assert_array_equal(fast.frames, read.frames)
     np.testing.assert_array_equal(fast.times, read.times)
+
+
+def test_angles_of_coordinates_equal_featurise_with_the_set_up_done_once():
+    """A featuriser built once applies its torsions to coordinate arrays (as mdtraj.compute_dihedrals takes
+    indices): the same values as featurise, also for the minimum image of a boxed trajectory."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "data" / "alanine_dipeptide_vacuum"
+    universe = mda.Universe(str(folder / "system.pdb"), str(folder / "configurations.xtc"))
+    universe.transfer_to_memory()
+    torsions = TorsionFeatures(universe)
+    coordinates = universe.trajectory.coordinate_array
+    np.testing.assert_array_equal(torsions.angles_of(coordinates), featurise(universe).angles)
+    np.testing.assert_array_equal(torsions.angles_of(coordinates[[7, 3]]), featurise(universe, frames=[7, 3]).angles)
+    boxed = mda.Universe(str(folder / "system.pdb"), coordinates[:5].copy(), dimensions=[12.0, 12.0, 12.0, 90, 90, 90])
+    boxes = boxed.trajectory.dimensions_array
+    np.testing.assert_array_equal(TorsionFeatures(boxed).angles_of(coordinates[:5], boxes), featurise(boxed).angles)

@@ -92,23 +92,68 @@ def test_an_epoch_equals_keras_fit_on_the_same_batch_order(synthetic):
     for mine, reference in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(mine, reference, atol=1e-5)
     assert int(ours.optimizer.iterations) == int(theirs.optimizer.iterations) == -(-len(x) // 100)
-    for name in ("loss", "val_loss", "val_kl_per_shot", "val_cross_entropy_per_shot", "val_rmse"):
+    # Every log, the training metrics included: like Keras, fit_model accumulates them over the epoch's batches.
+    for name in ("loss", "kl_per_shot", "cross_entropy_per_shot", "rmse", "val_loss", "val_kl_per_shot",
+                 "val_cross_entropy_per_shot", "val_rmse"):
         assert result.history.history[name][0] == pytest.approx(keras_history[name][0], rel=1e-4), name
-    # The training metrics are those of the whole set after the epoch.
-    scores = ours.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
-    assert result.history.history["kl_per_shot"][0] == pytest.approx(scores["kl_per_shot"], rel=1e-4)
+
+
+def test_training_metrics_of_the_batches_equal_an_evaluation_pass_of_fixed_weights(synthetic):
+    """Accumulated over the batches, the training metrics are those of the whole training set: with a
+    learning rate too small to move a weight, they equal a separate evaluation of the set (float tolerance)."""
+    x, y, _ = synthetic[2]["train"]
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(x)).astype(np.float32)
+    hparams = {**HPARAMS, "dropout": 0.0, "l2": 0.0, "learning_rate": 1e-12, "batch_size": 100}
+    model = build_model(hparams, x, seed=2)
+    history = fit_model(model, hparams, (x, y, w), (x[:300], y[:300], w[:300]), epochs=1, patience=1).history.history
+    scores = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    for name in ("kl_per_shot", "cross_entropy_per_shot", "rmse"):
+        assert history[name][0] == pytest.approx(scores[name], rel=1e-5), name
+
+
+class _WeightsAtEpochEnd(keras.callbacks.Callback):
+    """Reads the model's weights at every epoch end (so fit_model hands them over every epoch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def test_early_stopping_restores_the_best_epochs_weights_as_keras_would(synthetic):
+    x, y, _ = synthetic[2]["train"]
+    sets = (x, y, None), (x[:200], y[:200], None)
+    hparams = {**HPARAMS, "learning_rate": 3e-2}
+    reader = _WeightsAtEpochEnd()
+    watched = build_model(hparams, x, seed=6)
+    result = fit_model(watched, hparams, *sets, epochs=60, patience=3, seed=1, callbacks=[reader])
+    history = result.history.history["val_kl_per_shot"]
+    # Stopped as keras.callbacks.EarlyStopping(patience=3) stops: 3 epochs without a strictly lower value.
+    assert len(history) < 60 and len(history) == result.best_epoch + 3
+    assert min(history[:-3]) <= min(history[-3:])
+    for mine, best in zip(watched.get_weights(), reader.weights[result.best_epoch - 1]):
+        np.testing.assert_array_equal(mine, best)
+    # Without a callback that reads weights, the variables are written once at the end: same result.
+    unwatched = build_model(hparams, x, seed=6)
+    again = fit_model(unwatched, hparams, *sets, epochs=60, patience=3, seed=1)
+    assert again.history.history == result.history.history
+    assert all(np.array_equal(a, b) for a, b in zip(unwatched.get_weights(), watched.get_weights()))
+    assert int(unwatched.optimizer.iterations) == int(watched.optimizer.iterations)
 
 
 def test_networks_of_one_structure_share_one_traced_epoch(synthetic):
     x, y, _ = synthetic[2]["train"]
     sets = (x, y, None), (x[:200], y[:200], None)
     counts = []
-    for units, batch_size, rate in ((12, 50, 0.1), (20, 70, 0.2), (33, 128, 0.3), (7, 64, 0.05)):
-        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate}
+    for units, batch_size, rate, l2 in ((12, 50, 0.1, 1e-5), (20, 70, 0.0, 0.0), (33, 128, 0.3, 0.0), (7, 64, 0.0, 1e-3)):
+        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate, "l2": l2}
         model = build_model(hparams, x, seed=0)
         fit_model(model, hparams, *sets, epochs=2, patience=2)
         counts.append(_epoch_function(_NetworkPlan.of(model).structure).experimental_get_tracing_count())
-    # One trace, with every dimension unknown, serves every width, batch size and dropout rate.
+    # One trace, with every dimension unknown, serves every width, batch size, dropout rate and L2 factor,
+    # 0 (no dropout, no L2) included.
     assert counts == [1, 1, 1, 1]
 
 

@@ -165,19 +165,28 @@ class TorsionFeatures(_FrameFeaturiser):
 
     def _conclude(self):
         xyz, boxes = self.results.pop("torsion_xyz"), self.results.pop("torsion_box")
-        angles = np.empty((len(xyz), len(self.torsions)))
-        if np.all(boxes == boxes[:1]):  # constant volume: skip sorting the boxes
-            unique, group = boxes[:1], np.zeros(len(boxes), np.int64)
-        else:
-            unique, group = np.unique(boxes, axis=0, return_inverse=True)
-        for index, box in enumerate(unique):
-            frames = np.flatnonzero(group.ravel() == index)
-            same_box = xyz if len(unique) == 1 else xyz[frames]
-            a, b, c, d = (same_box[:, self._quads[:, k]].reshape(-1, 3) for k in range(4))
-            radians = calc_dihedrals(a, b, c, d, box=box if box.any() else None)
-            angles[frames] = np.degrees(radians).reshape(len(frames), -1)
-        self.results.angles = angles
+        self.results.angles = _dihedrals(xyz, self._quads, boxes)
         super()._conclude()
+
+    def angles_of(self, coordinates, boxes=None):
+        """The torsion angles of coordinate frames, with the set-up (bonds, torsions, selection) done once.
+
+        The featuriser's torsions applied to a coordinate array, as ``mdtraj.compute_dihedrals`` applies
+        precomputed indices: no trajectory, no AnalysisBase run. The values are those of :meth:`run` and
+        :func:`featurise` on the same frames, element for element.
+
+        Args:
+            coordinates: ``(n_frames, n_atoms, 3)`` positions in Angstrom of all the universe's atoms, e.g.
+                ``universe.trajectory.coordinate_array`` of an in-memory trajectory.
+            boxes: None, or ``(n_frames, 6)`` MDAnalysis boxes (zeros: no box) for the minimum image.
+
+        Returns:
+            ``(n_frames, T)`` angles in degrees in (-180, 180].
+        """
+        coordinates = np.asarray(coordinates, dtype=np.float32)
+        xyz = coordinates[:, self._atoms.indices]
+        boxes = np.zeros((len(xyz), 6), np.float32) if boxes is None else np.asarray(boxes, dtype=np.float32)
+        return _dihedrals(xyz, self._quads, boxes)
 
     def _features_from_raw(self, raw):
         radians = np.radians(raw)
@@ -390,6 +399,27 @@ def featurise(universe, solute=DEFAULT_SOLUTE, torsions=True, esp=False, distanc
         times=np.asarray(stack.times, dtype=np.float64),
         torsion_names=torsion.torsion_names if torsion else (),
         angles=torsion.results.angles if torsion else None, settings=settings)
+
+
+def _dihedrals(xyz, quads, boxes):
+    """Angles in degrees of the torsions ``quads`` (indices into the atoms of ``xyz``, ``(F, A, 3)``).
+
+    One calc_dihedrals call for all frames that share a box (every frame, at constant volume): one call per
+    frame costs ten times more than the arithmetic (bench/bench_features.py). ``boxes``: ``(F, 6)``, zeros
+    for none.
+    """
+    angles = np.empty((len(xyz), len(quads)))
+    if np.all(boxes == boxes[:1]):  # constant volume: skip sorting the boxes
+        unique, group = boxes[:1], np.zeros(len(boxes), np.int64)
+    else:
+        unique, group = np.unique(boxes, axis=0, return_inverse=True)
+    for index, box in enumerate(unique):
+        frames = np.flatnonzero(group.ravel() == index)
+        same_box = xyz if len(unique) == 1 else xyz[frames]
+        a, b, c, d = (same_box[:, quads[:, k]].reshape(-1, 3) for k in range(4))
+        radians = calc_dihedrals(a, b, c, d, box=box if box.any() else None)
+        angles[frames] = np.degrees(radians).reshape(len(frames), -1)
+    return angles
 
 
 def universe_from_openmm(topology, positions, box_vectors=None):

@@ -8,6 +8,7 @@ import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
+from keras_tuner.src.engine.tuner_utils import TunerCallback
 
 from committor_keras._errors import ConfigError
 from committor_keras.model._losses import LOSSES, _CountLoss
@@ -41,18 +42,18 @@ class DivergedError(keras_tuner.errors.FailedTrialError):
         self.history = history
 
 
-class _StopOnNonFinite(keras.callbacks.Callback):
-    """Raises DivergedError at the end of the first epoch whose logs hold NaN or inf.
+class _StopOnNonFinite:
+    """Raises DivergedError at the end of the first epoch whose logs hold NaN or inf (fit_model calls
+    ``check`` before early stopping and the callbacks).
 
     Keras Tuner's Bayesian oracle turns a non-finite score into 0.0, which would rank a diverged trial
     best when minimising; failing the trial keeps it out of the Gaussian process and out of the top k.
     """
 
     def __init__(self):
-        super().__init__()
         self.logs = {}
 
-    def on_epoch_end(self, epoch, logs=None):
+    def check(self, epoch, logs):
         for name, value in (logs or {}).items():
             self.logs.setdefault(name, []).append(float(value))
         bad = sorted(name for name, value in (logs or {}).items() if not math.isfinite(float(value)))
@@ -86,19 +87,26 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     """Train a compiled committor network with early stopping on the validation KL per shot.
 
     Each epoch is one call of a compiled TensorFlow function over tensors that stay in memory: a seeded
-    reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller), then the
-    metrics of the training and validation sets. The function takes the network's variables as arguments,
-    so it is traced once per network *structure* (depth, activation, dropout, L2, loss) and reused by every
-    later model of that structure, whatever its widths, batch size, learning rate or data (see
+    reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller) accumulating
+    the training metrics, then the metrics of the validation set. The function takes the network's variables as arguments,
+    so it is traced once per network *structure* (depth, activation, loss) and reused by every later model
+    of that structure, whatever its widths, dropout rate, L2 factor, batch size, learning rate or data (see
     bench/BENCHMARKS.md for what this saves over ``model.fit``).
 
-    It computes what ``model.fit`` computes, with two differences in the logs: ``loss`` is the mean of the
-    batch losses during the epoch, as in Keras, but ``kl_per_shot``, ``cross_entropy_per_shot`` and ``rmse``
-    are those of the whole training set at the end of the epoch (Keras averages them over batches while the
-    weights change), the same weights as the ``val_`` metrics. Dropout masks and the shuffling come from
-    ``seed``, so a call is reproducible. The Adam update is Keras' own (``model.optimizer``'s learning rate,
-    betas, epsilon and ``iterations``), so the weights after an epoch equal those of ``model.fit`` on the same
-    batch order (tests/test_model_network.py checks this). EarlyStopping restores the best weights.
+    It computes what ``model.fit`` computes, with the same logs: ``loss`` is the mean of the batch losses
+    during the epoch, and ``kl_per_shot``, ``cross_entropy_per_shot`` and ``rmse`` are accumulated over the
+    epoch's batches from each step's forward pass (before its update, with its dropout mask), as Keras'
+    stateful metrics accumulate them; the ``val_`` metrics are those of the validation set after the epoch.
+    (Until issue 11 the training metrics were a second pass over the whole training set after the epoch;
+    with weights that do not move the two agree, tests/test_model_network.py checks it.) Dropout masks and
+    the shuffling come from ``seed``, so a call is reproducible. The Adam update is Keras' own
+    (``model.optimizer``'s learning rate, betas, epsilon and ``iterations``), so the weights after an epoch
+    equal those of ``model.fit`` on the same batch order (tests/test_model_network.py checks this). Early
+    stopping is ``keras.callbacks.EarlyStopping(monitor="val_kl_per_shot", patience=patience,
+    restore_best_weights=True)``'s rule, and the model ends with the best epoch's weights. The model's
+    variables receive each epoch's weights only when a callback may read them (any callback but History,
+    the progress bar, TensorBoard without histograms, Keras Tuner's and TensorBoard's HParams callbacks, and
+    callbacks with ``reads_weights = False``); otherwise they are written once, at the end.
 
     Args:
         model: a compiled model from :func:`committor_keras.model.build_model` (Adam optimiser).
@@ -108,7 +116,8 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
         epochs: maximum number of epochs.
         patience: epochs without improvement of ``val_kl_per_shot`` before stopping.
         callbacks: extra Keras callbacks (TensorBoard, the tuner's own, explanations); they run after the
-            divergence check and early stopping, at the start and end of training and of every epoch.
+            divergence check and early stopping, at the start and end of training and of every epoch; at the
+            end of training the model already holds the best epoch's weights.
         seed: seed of the shuffling and of the dropout masks.
         verbose: Keras verbosity (0 silent, 1 or 2 one line per epoch).
 
@@ -127,28 +136,24 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     train_set = plan.resident(train)
     validation_set = plan.resident(validation)
     history = keras.callbacks.History()
-    # EarlyStopping comes before the caller's callbacks: Keras runs on_train_end in list order, so callbacks
-    # that explain the trained model (committor_keras.explain) see the restored best weights.
+    stop_on_non_finite = _StopOnNonFinite()
     callback_list = keras.callbacks.CallbackList(
-        [_StopOnNonFinite(),
-         keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=patience, restore_best_weights=True),
-         *callbacks, history],
-        add_progbar=verbose != 0, model=model, verbose=verbose, epochs=epochs,
-        steps=math.ceil(len(train_set[0]) / batch_size))
-    run_epoch = _epoch_function(plan.structure)
+        [*callbacks, history], add_progbar=verbose != 0, model=model, verbose=verbose,
+        epochs=epochs, steps=math.ceil(len(train_set[0]) / batch_size))
+    # The model's variables get each epoch's weights only when a callback may read them (e.g. TensorBoard
+    # histograms, explanations); otherwise once, at the end. Copying costs a fraction of a small epoch.
+    weights_each_epoch = any(_reads_weights(callback) for callback in callback_list.callbacks)
     settings = plan.settings(batch_size)
     variables, moments, velocities = plan.variables()
     depth = len(plan.dense)
     weights, moment_values, velocity_values = ([tf.convert_to_tensor(v) for v in group]
                                                for group in (variables, moments, velocities))
     iterations = tf.convert_to_tensor(plan.optimizer.iterations)
-    if run_epoch.experimental_get_tracing_count() == 0:
-        # Trace with every dimension unknown at once: without this TensorFlow traces the first shapes and
-        # then, at the first network of other widths, once more with relaxed shapes (two traces a structure).
-        run_epoch.get_concrete_function(*tf.nest.map_structure(
-            lambda t: tf.TensorSpec([None] * t.shape.rank, t.dtype),
-            (train_set, validation_set, tf.constant([seed, 0], tf.int64), weights[:depth], weights[depth:],
-             moment_values, velocity_values, iterations, *settings)))
+    run_epoch = _concrete_epoch(plan.structure, depth)
+    # Early stopping on the validation KL, as keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min",
+    # patience=patience, restore_best_weights=True) decides, keeping the best epoch's weights as the
+    # (immutable) tensors the epoch returned instead of copies of the variables.
+    best, best_weights, wait = None, weights, 0
     model.stop_training = False
     logs = {}
     callback_list.on_train_begin()
@@ -158,21 +163,55 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
             values, weights, moment_values, velocity_values, iterations = run_epoch(
                 train_set, validation_set, tf.constant([seed, epoch], tf.int64), weights[:depth], weights[depth:],
                 moment_values, velocity_values, iterations, *settings)
-            # Callbacks (early stopping, TensorBoard, explanations) read the model's variables at each epoch.
-            for variable, value in zip(variables, weights):
-                variable.assign(value)
-            plan.optimizer.iterations.assign(iterations)
             logs = dict(zip(_LOG_NAMES, values.numpy().tolist()))
+            stop_on_non_finite.check(epoch, logs)
+            wait += 1
+            current = logs[OBJECTIVE]
+            if best is None or current < best:
+                best, best_weights, wait = current, weights, 0
+            elif wait >= patience and epoch > 0:
+                model.stop_training = True
+            if weights_each_epoch:
+                _assign(variables, weights)
+                plan.optimizer.iterations.assign(iterations)
             callback_list.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
     finally:
-        # The Adam state stays the optimiser's, as after model.fit.
-        for variable, value in zip(moments + velocities, moment_values + velocity_values):
-            variable.assign(value)
+        # The Adam state stays the optimiser's, as after model.fit; after an error the weights are the last
+        # epoch's, as they were when the error was raised.
+        _assign(variables + moments + velocities, weights + moment_values + velocity_values)
+        plan.optimizer.iterations.assign(iterations)
+    # Restored before the callbacks' on_train_end, so callbacks that explain the trained model
+    # (committor_keras.explain) see the best weights, as they did after Keras' EarlyStopping.
+    _assign(variables, best_weights)
     callback_list.on_train_end(logs)
     best_epoch = int(np.argmin(history.history[OBJECTIVE])) + 1
     return FitResult(history, best_epoch)
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def _reads_weights(callback):
+    """Whether ``callback`` may read the model's weights during training (False only for known ones).
+
+    A callback of the caller's can say it reads only the logs with an attribute ``reads_weights = False``.
+    """
+    if getattr(callback, "reads_weights", True) is False:
+        return False
+    if isinstance(callback, (keras.callbacks.History, keras.callbacks.ProgbarLogger)):
+        return False
+    if isinstance(callback, keras.callbacks.TensorBoard):
+        return bool(callback.histogram_freq or callback.embeddings_freq)
+    if isinstance(callback, TunerCallback):
+        tuner = type(callback.tuner)
+        return any(getattr(tuner, name) is not getattr(keras_tuner.Tuner, name)
+                   for name in ("on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end"))
+    # TensorBoard's HParams session writer: the session's start and end, no weights.
+    return type(callback).__module__ != "tensorboard.plugins.hparams._keras"
 
 
 # What one epoch returns, in this order: the logs Keras would write.
@@ -190,7 +229,8 @@ class _NetworkPlan(typing.NamedTuple):
         dropout: the dropout rate after each Dense layer (0.0 for none).
         optimizer: the model's Adam optimiser (built).
         structure: what the traced epoch depends on besides tensor shapes: the per-point loss and, per
-            Dense layer, (activation, dropout?, L2?).
+            Dense layer, (activation, may it have dropout?): every hidden layer may (at a rate of 0 it has
+            none), so networks of one depth and activation share a trace whatever their dropout and L2.
     """
 
     normalization: object
@@ -223,7 +263,10 @@ class _NetworkPlan(typing.NamedTuple):
                 raise ConfigError(f"fit_model trains Normalization -> Dense/Dropout networks; model "
                                   f"{model.name!r} has a {type(layer).__name__} layer {layer.name!r}")
         optimizer.build(model.trainable_variables)
-        layers = tuple((layer.activation, rate > 0, _l2(layer) > 0) for layer, rate in zip(dense, dropout))
+        # Dropout (at any rate, 0 included) after every hidden layer and L2 (any factor, 0 included) are
+        # arguments of the traced epoch, not part of its structure: depth, activations and loss are.
+        last = len(dense) - 1
+        layers = tuple((layer.activation, index < last or rate > 0) for index, (layer, rate) in enumerate(zip(dense, dropout)))
         return cls(normalization, tuple(dense), tuple(dropout), optimizer, (type(model.loss)._function, layers))
 
     def resident(self, arrays):
@@ -264,6 +307,21 @@ def _l2(layer):
 
 
 @functools.cache
+def _concrete_epoch(structure, depth):
+    """The epoch function of this structure, traced with every dimension unknown, as a concrete function.
+
+    Calling the concrete function skips ``tf.function``'s dispatch on the arguments' types, which costs
+    more than the whole epoch's compute for a small network at a large batch size.
+    """
+    vector, matrix, scalar = (tf.TensorSpec([None] * rank, tf.float32) for rank in (1, 2, 0))
+    data = (matrix, matrix, vector)
+    return _epoch_function(structure).get_concrete_function(
+        data, data, tf.TensorSpec([2], tf.int64), [matrix] * depth, [vector] * depth, [matrix] * depth + [vector] * depth,
+        [matrix] * depth + [vector] * depth, tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32), vector,
+        vector, vector)
+
+
+@functools.cache
 def _epoch_function(structure):
     """The compiled epoch of networks with this structure (see ``_NetworkPlan.structure``).
 
@@ -275,17 +333,21 @@ def _epoch_function(structure):
 
     def forward(x, kernels, biases, rates, dropout_seed=None):
         h = x
-        for index, ((activation, dropout, _), kernel, bias) in enumerate(zip(layers, kernels, biases)):
+        for index, ((activation, dropout), kernel, bias) in enumerate(zip(layers, kernels, biases)):
             h = activation(tf.matmul(h, kernel) + bias)
             if dropout and dropout_seed is not None:
-                h = tf.nn.experimental.stateless_dropout(
-                    h, rate=rates[index], seed=tf.random.experimental.stateless_fold_in(dropout_seed, index))
+                # The rate is an argument and a rate of 0 skips the layer, so networks with and without
+                # dropout share one trace (fewer traces per search); the values are those of either path.
+                h = tf.cond(rates[index] > 0, functools.partial(
+                    tf.nn.experimental.stateless_dropout, h, rate=rates[index],
+                    seed=tf.random.experimental.stateless_fold_in(dropout_seed, index)), lambda h=h: h)
         return h
 
     def penalty(kernels, l2):
-        terms = [l2[index] * tf.reduce_sum(tf.square(kernel))
-                 for index, ((_, _, regularised), kernel) in enumerate(zip(layers, kernels)) if regularised]
-        return tf.add_n(terms) if terms else tf.constant(0.0)
+        # Every layer's term, with a factor of 0 for an unregularised layer: exactly 0 added to the loss and
+        # to the gradients, so networks with and without L2 share one trace.
+        terms = [l2[index] * tf.reduce_sum(tf.square(kernel)) for index, kernel in enumerate(kernels)]
+        return tf.add_n(terms)
 
     def evaluate(data, kernels, biases, rates):
         x, y, w = data
@@ -305,6 +367,9 @@ def _epoch_function(structure):
         x, y, w = (tf.gather(part, order) for part in train)
         size = tf.shape(x)[0]
         loss_sum = tf.constant(0.0)
+        # The training metrics' sums (numerator, denominator per metric), accumulated over the epoch's batches
+        # from the logits of each step's forward pass, as Keras' fit accumulates its stateful metrics.
+        metric_sums = [tf.constant(0.0)] * (2 * len(_METRIC_TERMS))
         for start in tf.range(0, size, batch_size):
             stop = tf.minimum(start + batch_size, size)
             count = tf.cast(stop - start, tf.float32)
@@ -316,6 +381,9 @@ def _epoch_function(structure):
                 loss = tf.reduce_sum(point_loss(y[start:stop], logits) * w[start:stop]) / count
                 loss += penalty(kernels, l2)
             gradients = tape.gradient(loss, kernels + biases)
+            metric_sums = [total + part for total, part in zip(metric_sums, [
+                value for terms in _METRIC_TERMS
+                for value in _weighted_sums(terms, y[start:stop], tf.stop_gradient(logits), w[start:stop])])]
             # keras.optimizers.Adam.update_step, term for term.
             iterations += 1
             step = tf.cast(iterations, tf.float32)
@@ -326,7 +394,9 @@ def _epoch_function(structure):
                        for p, m, v in zip(kernels + biases, moments, velocities)]
             kernels, biases = updated[:depth], updated[depth:]
             loss_sum += loss * count
-        _, *train_metrics = evaluate(train, kernels, biases, rates)
+        train_metrics = [tf.math.divide_no_nan(metric_sums[2 * i], metric_sums[2 * i + 1])
+                         for i in range(len(_METRIC_TERMS))]
+        train_metrics[-1] = tf.sqrt(train_metrics[-1])
         validation_loss, *validation_metrics = evaluate(validation, kernels, biases, rates)
         logs = tf.stack([loss_sum / tf.cast(size, tf.float32), *train_metrics,
                          validation_loss + penalty(kernels, l2), *validation_metrics])

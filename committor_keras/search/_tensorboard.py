@@ -95,6 +95,8 @@ def _objective_summary(log_dir):
     class ObjectiveSummary(keras.callbacks.Callback):
         """Writes the running minimum of the validation KL per shot: its last value is the objective."""
 
+        reads_weights = False  # fit_model need not hand it each epoch's weights
+
         def __init__(self):
             super().__init__()
             self.best = float("inf")

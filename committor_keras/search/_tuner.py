@@ -46,7 +46,9 @@ class CommittorTuner(keras_tuner.Tuner):
     is :class:`CommittorOracle` (the same Gaussian process and bound, minimised faster); a trial saves its
     weights once, after training, instead of at every improving epoch (the model then holds its best
     epoch's weights, which is what Keras Tuner's checkpoint holds); and the Keras session is cleared before a
-    trial without the full garbage collection Keras Tuner adds (seconds a trial). For reliability, the oracle
+    trial without the full garbage collection Keras Tuner adds (seconds a trial) and, but every
+    :data:`KERNEL_CACHE_TRIALS` trials, without emptying TensorFlow's kernel cache (see
+    :func:`clear_keras_state`). For reliability, the oracle
     resumes exactly and its files, like the tuner's own state file, are written atomically, so a search
     killed at any moment reloads.
 
@@ -102,7 +104,8 @@ class CommittorTuner(keras_tuner.Tuner):
         # Keras Tuner clears the Keras session and runs a full garbage collection before every build (about
         # 2.5 s a trial). Clearing without the collection takes milliseconds and is what keeps memory flat:
         # Keras' global state grows by about 1.4 MB a trial otherwise; fit_model's compiled epochs survive it.
-        keras.backend.clear_session(free_memory=False)
+        self._builds = getattr(self, "_builds", 0) + 1
+        clear_keras_state(kernels=self._builds % KERNEL_CACHE_TRIALS == 0)
         return self._build_hypermodel(hp)
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
@@ -114,6 +117,33 @@ class CommittorTuner(keras_tuner.Tuner):
             callbacks.extend(trial_callbacks(callback, Path(callback.log_dir) / trial.trial_id,
                                              session_name(self.project_name, trial.trial_id), hparams,
                                              hypermodel.active_values(trial.hyperparameters)))
+
+
+KERNEL_CACHE_TRIALS = 10
+"""A search empties TensorFlow's kernel cache every this many trials (see :func:`clear_keras_state`)."""
+
+
+def clear_keras_state(kernels=False):
+    """``keras.backend.clear_session(free_memory=False)``, keeping TensorFlow's kernel cache unless ``kernels``.
+
+    Clearing Keras' global state (layer names, the functional API's bookkeeping) keeps a search's memory
+    flat. clear_session also empties the eager kernel cache, which holds the instantiated (graph-optimised)
+    compiled epochs of fit_model: emptied before every trial, each trial pays that optimisation again in its
+    first epoch (seconds on a loaded machine, as long as tens of epochs of a small network). Kept, the cache
+    grows by about 0.7 MB a trial (a kernel per new variable shape), so a search empties it every
+    :data:`KERNEL_CACHE_TRIALS` trials (bench/notes.md).
+    """
+    from tensorflow.python.eager import context
+
+    if kernels:
+        keras.backend.clear_session(free_memory=False)
+        return
+    eager = context.context()
+    eager.clear_kernel_cache = lambda: None  # shadows the method for this call only
+    try:
+        keras.backend.clear_session(free_memory=False)
+    finally:
+        del eager.clear_kernel_cache
 
 
 def run_search(train, validation, run_dir, seed, config, verbose=1, callbacks=(), role=None):
