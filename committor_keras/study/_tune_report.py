@@ -23,10 +23,8 @@ import pandas as pd
 
 from committor_keras._provenance import write_text_atomic
 from committor_keras.study._report import _Figures, _table
+from committor_keras.study._study import FIGURES_DIR, REPORT_MD, VALIDATION_DIR
 
-REPORT_MD = "report.md"
-FIGURES_DIR = "figures"
-VALIDATION_DIR = "validation"
 LANDSCAPE = "landscape"
 TRAINING_CURVES = "training_curves"
 _FIGURES = ("parity", "reliability", "q_histogram")
