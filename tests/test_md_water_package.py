@@ -98,3 +98,26 @@ def test_readme_during_sampling_says_how_many_windows_are_done(tmp_path):
     text = write_readme(tmp_path, "t", ["cmd"]).read_text()
     assert "**Status: in progress: sampling** (windows done 1/2); no shots yet." in text
     assert "of ? configurations" not in text
+
+
+def _script(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_water_transfer_reads_the_best_water_candidate_and_averages_over_seeds():
+    transfer = _script("water_transfer", PACKAGE.parents[1] / "tools" / "water_transfer.py")
+    hparams = transfer.best_hparams()
+    assert {"hidden_layers", "units_0", "activation", "dropout", "l2", "learning_rate", "batch_size",
+            "loss"} <= set(hparams)
+    assert isinstance(hparams["hidden_layers"], int) and isinstance(hparams["batch_size"], int)
+    assert all(f"units_{i}" in hparams for i in range(hparams["hidden_layers"]))
+    rows = [{"model": "network", "seed": s, "train": "a", "test": "b", "n_train": 10, "n_test": 2,
+             "shots_test": 40, "kl_per_shot": kl, "rmse": 0.1} for s, kl in ((0, 0.1), (1, 0.3))]
+    (summary,) = transfer.summarise(rows)
+    assert summary["seeds"] == 2 and summary["kl_per_shot_mean"] == pytest.approx(0.2)
+    assert summary["kl_per_shot_sd"] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+    predict = transfer.constant_fit(type("D", (), {"n_a": np.array([3.0, 1.0]), "n_b": np.array([1.0, 3.0])})())
+    assert predict(np.zeros((3, 2))).tolist() == [0.5, 0.5, 0.5]
