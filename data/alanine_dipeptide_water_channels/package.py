@@ -2,6 +2,8 @@
 
 Run from the repository root after `md make-dataset` wrote WORKDIR/<system>.npz (<system> from md.json):
     python data/alanine_dipeptide_water_channels/package.py [WORKDIR]
+or, to print the per-channel progress of every part and write nothing:
+    python data/alanine_dipeptide_water_channels/package.py --progress
 WORKDIR (default this directory) is one of the parts below: its .npz gets channel labels, and it receives
 the figure and channels.md (progress per channel, counts, p_B by window). The combined set
 alanine_dipeptide_water_all_channels.npz is always written here, from every part whose .npz exists, so
@@ -309,5 +311,15 @@ def main(workdir=HERE):
     return 0
 
 
+def print_progress():
+    """Print the per-channel progress table of every part present (writes nothing)."""
+    present = [(code, path) for code, path in PARTS if (path / "md.json").is_file()]
+    for code, path in present:
+        if code:
+            print(f"{path.name}: {status_line(path)}")
+    print("\n".join(progress_table(present)))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(print_progress() if sys.argv[1:] == ["--progress"] else main(*sys.argv[1:]))
