@@ -28,7 +28,13 @@ if ! flock -n 9; then
     echo "another driver is already running for $WORKDIR" >&2
     exit 1
 fi
-echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE, code ${CODE:-working tree}" >> "$WORKDIR/run.log"
+# With the kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) every session (setsid) shares
+# the CPU equally whatever its processes' nice values, so `nice` alone ranks nothing against other jobs:
+# a driver leading its own session gives its whole session (itself and its chunks) the niceness too.
+if [ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] && [ -w /proc/self/autogroup ]; then
+    echo "$NICE" > /proc/self/autogroup 2>/dev/null || true
+fi
+echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE ($(cat /proc/self/autogroup 2>/dev/null || echo no autogroup)), code ${CODE:-working tree}" >> "$WORKDIR/run.log"
 failures=0
 while true; do
     # a chunk started by an earlier driver holds this lock until it ends: wait for it
