@@ -30,9 +30,11 @@ if ! flock -n 9; then
 fi
 # With the kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) every session (setsid) shares
 # the CPU equally whatever its processes' nice values, so `nice` alone ranks nothing against other jobs:
-# a driver leading its own session gives its whole session (itself and its chunks) the niceness too.
+# a driver leading its own session gives its whole session (itself and its chunks) the niceness
+# AUTOGROUP_NICE (default NICE) too.
+AUTOGROUP_NICE=${AUTOGROUP_NICE:-$NICE}
 if [ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] && [ -w /proc/self/autogroup ]; then
-    echo "$NICE" > /proc/self/autogroup 2>/dev/null || true
+    echo "$AUTOGROUP_NICE" > /proc/self/autogroup 2>/dev/null || true
 fi
 echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE ($(cat /proc/self/autogroup 2>/dev/null || echo no autogroup)), code ${CODE:-working tree}" >> "$WORKDIR/run.log"
 failures=0
