@@ -37,7 +37,10 @@ def write_readme(workdir, title, commands, notes=""):
     lines = [f"# {title}", "",
              f"Generated {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')} by "
              "`committor_keras.md` from this directory's records; regenerate after more shooting.", ""]
-    if not _complete(report):
+    if not report.get("sampled"):
+        lines += [f"> **Status: in progress: sampling** (windows done {report.get('windows_done')}); no shots "
+                  "yet. Resume with the commands below.", ""]
+    elif not _complete(report):
         lines += [f"> **Status: in progress.** {report.get('configurations_with_base_shots', 0)} of "
                   f"{report.get('n_configurations', '?')} configurations have their first shots and "
                   f"{report.get('shots_pending_known', '?')} shots are known to be pending; the `.npz` holds "

@@ -1,52 +1,193 @@
-"""Label channels, join with the shipped water set, draw p_B over (phi, psi), write channels.md (finish.sh step).
+"""Label channels, join the water parts into one set, draw p_B over (phi, psi), write channels.md (finish step).
 
-Run from the repository root after `md make-dataset` wrote alanine_dipeptide_water_channels.npz:
+Run from the repository root after `md make-dataset` wrote WORKDIR/<system>.npz (<system> from md.json):
     python data/alanine_dipeptide_water_channels/package.py [WORKDIR]
-(WORKDIR, default this directory, holds the shot work directory and receives every output; channels.json
-is read from this directory.) Reads the shipped data/alanine_dipeptide_water/alanine_dipeptide_water.npz and
-never writes it.
+or, to print the per-channel progress of every part and write nothing:
+    python data/alanine_dipeptide_water_channels/package.py --progress
+WORKDIR (default this directory) is one of the parts below: its .npz gets channel labels, and it receives
+the figure and channels.md (progress per channel, counts, p_B by window). The combined set
+alanine_dipeptide_water_all_channels.npz is always written here, from every part whose .npz exists, so
+either work directory's finish step refreshes it. channels.json is read from this directory. The shipped
+data/alanine_dipeptide_water/ is only read.
+
+Only committor_keras functions that the frozen code copies of the running drivers have are used here
+(data.load, md.status, md._channels, md._config, md._shooting), so this file can change between chunks.
 """
 
+import fcntl
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from committor_keras.data import load
-from committor_keras.md import status
-from committor_keras.md._channels import join, torsion_from_features, with_channels
-
 HERE = Path(__file__).resolve().parent
-SHIPPED = HERE.parent / "alanine_dipeptide_water" / "alanine_dipeptide_water.npz"
-NEW = "alanine_dipeptide_water_channels.npz"
+ROOT = HERE.parent
+# The combined set's parts, in order: (code in extras["part"], work directory). A part whose .npz does not
+# exist yet is left out; codes and window numbers stay those of this table whatever is present.
+PARTS = ((0, ROOT / "alanine_dipeptide_water"),
+         (1, HERE),
+         (2, ROOT / "alanine_dipeptide_water_bridge"))
 ALL = "alanine_dipeptide_water_all_channels.npz"
 FIGURE = "p_b_phi_psi.png"
+MARKERS = {0: "o", 1: "^", 2: "D"}
 # psi intervals (degrees) of the channels across phi = 0, from the pilot (NOTES.md); [low, high), wrapping
 CHANNEL_FILE = json.loads((HERE / "channels.json").read_text())
-CHANNELS = tuple(CHANNEL_FILE["channels"])
+CHANNELS = tuple(tuple(c) for c in CHANNEL_FILE["channels"])
 BARRIER_PHI = tuple(CHANNEL_FILE["barrier_phi_deg"])
 TARGET_IN_RANGE = 400
+OUTSIDE_NAME = f"none (basins: phi outside ({BARRIER_PHI[0]:g}, {BARRIER_PHI[1]:g}))"
 
 
-def in_range(data):
-    p_b = data.p_b
+def md_json(workdir):
+    return json.loads((Path(workdir) / "md.json").read_text())
+
+
+def npz_path(workdir):
+    """WORKDIR/<system>.npz, the file `md make-dataset` writes in the finish step."""
+    return Path(workdir) / f"{md_json(workdir)['system']}.npz"
+
+
+def in_range(p_b):
     return (p_b > 0.1) & (p_b < 0.9)
+
+
+def channel_names():
+    names = {code: name for code, (name, _, _) in enumerate(CHANNELS)}
+    names[-1] = OUTSIDE_NAME
+    return names
+
+
+def combine(parts):
+    """One labelled data set from ``[(code, name, data, n_windows), ...]`` (a subset of PARTS, in order).
+
+    ``extras["part"]`` is the part's code and ``extras["window"]`` its window plus the number of windows of
+    every part with a smaller code (all parts of ``parts`` count, present or not: pass ``data=None`` for a
+    part without data), so both are the same in every snapshot; ``extras["channel"]`` comes from each
+    configuration's own psi (``with_channels``); ``metadata["parts"]`` names every code present.
+    """
+    from committor_keras.md._channels import join, with_channels
+
+    offsets, offset = {}, 0
+    for code, _, _, n_windows in parts:
+        offsets[code] = offset
+        offset += n_windows
+    present = [(code, name, with_channels(data, CHANNELS, barrier_phi=BARRIER_PHI))
+               for code, name, data, _ in parts if data is not None]
+    joined = join([data for _, _, data in present], [name for _, name, _ in present])
+    joined.extras["part"] = np.concatenate([np.full(len(data), code, np.int64) for code, _, data in present])
+    joined.extras["window"] = np.concatenate([np.asarray(data.extras["window"]) + offsets[code]
+                                              for code, _, data in present])
+    joined.metadata["parts"] = {str(code): name for code, name, _ in present}
+    joined.metadata["window_offsets"] = {str(code): offsets[code] for code, _, _ in present}
+    return joined
+
+
+def sampled_angles(workdir):
+    """(window, phi, psi) of every configuration sampled so far: configurations.json, else the finished
+    windows' files (sampling still running)."""
+    workdir = Path(workdir)
+    table = workdir / "configurations.json"
+    if table.is_file():
+        per = json.loads(table.read_text())["per_configuration"]
+        return np.asarray(per["window"]), np.asarray(per["phi"], float), np.asarray(per["psi"], float), True
+    window, phi, psi = [], [], []
+    for path in sorted((workdir / "configurations").glob("window-*.json")):
+        record = json.loads(path.read_text())
+        window += [record["window"]] * len(record["phi"])
+        phi += record["phi"]
+        psi += record["psi"]
+    return np.asarray(window, int), np.asarray(phi, float), np.asarray(psi, float), False
+
+
+def progress(workdir):
+    """Per channel code: configurations expected (those sampled, plus the windows not sampled yet counted at
+    their restraint centre), sampled, with their first shots, with 0.1 < p_B < 0.9 now, and to top up /
+    topped up (base p_B in range / every top-up shot fired). Channels come from the sampled phi and psi
+    (configurations.json or the finished windows' files, before the coordinates' rounding)."""
+    from committor_keras.md._channels import OUTSIDE, label_channels
+    from committor_keras.md._config import load_config
+    from committor_keras.md._shooting import needs_topup, read_shots
+
+    config = load_config(workdir)
+    windows = md_json(workdir)["windows"]
+
+    def codes(phi, psi):
+        c = label_channels(psi, CHANNELS)
+        c[(np.asarray(phi) <= BARRIER_PHI[0]) | (np.asarray(phi) >= BARRIER_PHI[1])] = OUTSIDE
+        return c
+
+    window, phi, psi, complete = sampled_angles(workdir)
+    sampled = codes(phi, psi)
+    todo = [w for i, w in enumerate(windows) if i not in set(window.tolist())]
+    centres = codes(np.asarray([w["phi0"] for w in todo for _ in range(w["n"])], float),
+                    np.asarray([w.get("psi0") if w.get("psi0") is not None else np.nan
+                                for w in todo for _ in range(w["n"])], float))
+    keys = ("expected", "sampled", "shot", "in_range", "topup_needed", "topped_up")
+    rows = {code: dict.fromkeys(keys, 0) for code in sorted(set(centres.tolist()) | set(sampled.tolist()))}
+    for code in sampled.tolist():
+        rows[code]["sampled"] += 1
+        rows[code]["expected"] += 1
+    for code in centres.tolist():
+        rows[code]["expected"] += 1
+    if complete:
+        table = read_shots(workdir, len(sampled))
+        for i, code in enumerate(sampled.tolist()):
+            if (0, config.n_shots) not in table.batches[i]:
+                continue
+            row = rows[code]
+            row["shot"] += 1
+            row["in_range"] += bool(in_range(table.p_b[i]))
+            if needs_topup(config, table, i):
+                row["topup_needed"] += 1
+                row["topped_up"] += bool(table.n_shots[i] >= config.topup_shots)
+    return rows
+
+
+def progress_table(workdirs):
+    """Markdown rows: per channel and part, configurations expected / sampled / shot / in range / topped up,
+    with a total per channel against the target and a projection at the rate seen so far."""
+    names = channel_names()
+    per_part = {code: progress(workdir) for code, workdir in workdirs}
+    rows = ["| channel | part | expected | sampled | first 20 shots | 0.1 < p_B < 0.9 now | topped up to 60 "
+            "(of those needing it) | projected in range |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for channel in sorted({c for table in per_part.values() for c in table}, key=lambda c: (c < 0, c)):
+        total = dict.fromkeys(("expected", "sampled", "shot", "in_range", "topup_needed", "topped_up"), 0)
+        projected_total = 0.0
+        for part, workdir in workdirs:
+            row = per_part[part].get(channel)
+            if row is None:
+                continue
+            for key in total:
+                total[key] += row[key]
+            # in-range rate of this part and channel so far, times the configurations expected there
+            projected = row["in_range"] / row["shot"] * row["expected"] if row["shot"] else float("nan")
+            projected_total += projected if row["shot"] else 0.0
+            rows.append(f"| {names[channel]} | {part} `{Path(workdir).name}` | {row['expected']} | {row['sampled']} | "
+                        f"{row['shot']} | {row['in_range']} | {row['topped_up']} of {row['topup_needed']} | "
+                        f"{'-' if not row['shot'] else f'~{projected:.0f}'} |")
+        target = f" (target {TARGET_IN_RANGE})" if channel >= 0 else ""
+        rows.append(f"| **{names[channel]}, all parts** | | {total['expected']} | {total['sampled']} | "
+                    f"{total['shot']} | **{total['in_range']}**{target} | {total['topped_up']} of "
+                    f"{total['topup_needed']} | ~{projected_total:.0f} |")
+    return rows
 
 
 def counts_table(data, label):
     rows = [f"| {label} | channel | configurations | 0.1 < p_B < 0.9 | shots |", "|---|---|---:|---:|---:|"]
-    names = {int(k): v["name"] for k, v in data.metadata["channels"]["codes"].items()}
-    names[-1] = f"none (basins: phi outside ({BARRIER_PHI[0]:g}, {BARRIER_PHI[1]:g}))"
+    names = channel_names()
     channel = data.extras["channel"]
     for code in sorted(set(channel.astype(int).tolist())):
         members = channel == code
-        rows.append(f"| | {names[code]} | {members.sum()} | {(members & in_range(data)).sum()} | "
+        rows.append(f"| | {names[code]} | {members.sum()} | {(members & in_range(data.p_b)).sum()} | "
                     f"{int(data.n_shots[members].sum())} |")
     return rows
 
 
 def window_table(data):
+    from committor_keras.md._channels import torsion_from_features
+
     rows = ["| window | phi0 | psi0 | k_psi | configurations | mean p_B | 0.1 < p_B < 0.9 | mean psi |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     psi = torsion_from_features(data, "psi")
@@ -57,7 +198,7 @@ def window_table(data):
         mean_psi = np.degrees(np.angle(np.mean(np.exp(1j * np.radians(psi[m])))))
         rows.append(f"| {int(window)} | {data.extras['phi0_deg'][m][0]:g} | "
                     f"{'free' if np.isnan(psi0) else f'{psi0:g}'} | {kpsi:g} | {m.sum()} | "
-                    f"{data.p_b[m].mean():.2f} | {in_range(data)[m].sum()} | {mean_psi:.0f} |")
+                    f"{data.p_b[m].mean():.2f} | {in_range(data.p_b)[m].sum()} | {mean_psi:.0f} |")
     return rows
 
 
@@ -67,15 +208,17 @@ def figure(data, path, pilot):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from committor_keras.md._channels import torsion_from_features
+
     phi = torsion_from_features(data, "phi")
     psi = torsion_from_features(data, "psi")
     near = np.abs(phi) < 40
     fig, ax = plt.subplots(figsize=(5.6, 4.2), dpi=90)
-    for part, marker in ((0, "o"), (1, "^")):
-        m = near & (data.extras["part"] == part)
+    for part, name in sorted(data.metadata["parts"].items()):
+        m = near & (data.extras["part"] == int(part))
         if m.any():
-            ax.scatter(phi[m], psi[m], c=data.p_b[m], cmap="coolwarm", vmin=0, vmax=1, s=9, marker=marker,
-                       linewidths=0, label=data.metadata["parts"][str(part)])
+            ax.scatter(phi[m], psi[m], c=data.p_b[m], cmap="coolwarm", vmin=0, vmax=1, s=9,
+                       marker=MARKERS.get(int(part), "o"), linewidths=0, label=name)
     points = [(a, b, nb / (na + nb)) for w in pilot["windows"] for a, b, na, nb in
               zip(w["phi"], w["psi"], w["n_a"], w["n_b"])]
     a, b, p = np.array(points).T
@@ -85,56 +228,98 @@ def figure(data, path, pilot):
     ax.set(xlabel="phi (degrees)", ylabel="psi (degrees)", xlim=(-40, 40), ylim=(-180, 180),
            title="p_B near the phi = 0 barrier (water)")
     ax.set_yticks(range(-180, 181, 60))
-    ax.legend(loc="center left", fontsize=7, markerscale=1.2, framealpha=0.9)
+    ax.legend(loc="lower left", fontsize=7, markerscale=1.2, framealpha=0.9)
     fig.tight_layout()
-    fig.savefig(path)
+    tmp = Path(path).with_name(Path(path).stem + ".partial.png")
+    fig.savefig(tmp)
     plt.close(fig)
+    tmp.replace(path)
+
+
+def status_line(workdir):
+    from committor_keras.md import status
+
+    report = status(workdir)
+    base = md_json(workdir)["n_shots"]
+    if not report["sampled"]:
+        return f"in progress: sampling, windows done {report['windows_done']}; no shots yet"
+    done, total = report["configurations_with_base_shots"], report["n_configurations"]
+    finished = report["shots_pending_known"] == 0 and done == total
+    return (f"{'complete' if finished else 'in progress'}: {done} of {total} configurations have their first "
+            f"{base} shots; shots fired {report['shots_fired']}; shots known to be pending "
+            f"{report['shots_pending_known']}; estimated remaining worker-hours (one unloaded core, top-ups "
+            f"included at the rate so far) {report.get('estimated_remaining_worker_hours')}")
 
 
 def main(workdir=HERE):
-    workdir = Path(workdir)
-    shipped = with_channels(load(SHIPPED), CHANNELS, barrier_phi=BARRIER_PHI)
-    parts, names = [shipped], ["alanine_dipeptide_water"]
-    new = None
-    if (workdir / NEW).is_file():  # make-dataset writes it once configurations have shots
-        new = with_channels(load(workdir / NEW), CHANNELS, barrier_phi=BARRIER_PHI)
-        new.save(workdir / NEW)
-        parts.append(new)
-        names.append("alanine_dipeptide_water_channels")
-    joined = join(parts, names)
-    joined.save(workdir / ALL)
+    from committor_keras.data import load
+    from committor_keras.md._channels import with_channels
+
+    workdir = Path(workdir).resolve()
+    codes = {path.resolve(): code for code, path in PARTS}
+    if workdir not in codes:
+        raise SystemExit(f"{workdir}: not one of the parts of the combined set ({[str(p) for _, p in PARTS]})")
+    own = npz_path(workdir)
+    if own.is_file():  # make-dataset writes it once configurations have shots
+        with_channels(load(own), CHANNELS, barrier_phi=BARRIER_PHI).save(own)
+    parts = []
+    for code, path in PARTS:
+        present = (path / "md.json").is_file()
+        data = load(npz_path(path)) if present and npz_path(path).is_file() else None
+        parts.append((code, npz_path(path).stem if present else path.name, data,
+                      len(md_json(path)["windows"]) if present else 0))
+    # both drivers run this: one at a time writes the combined set (each write is atomic anyway)
+    with open(HERE / "channels.json") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        joined = combine(parts)
+        joined.save(HERE / ALL)
     figure(joined, workdir / FIGURE, json.loads((HERE / "pilot.json").read_text()))
-    progress = status(workdir)
-    lines = ["", "## Channels and progress (written by package.py after every chunk)", ""]
-    base = json.loads((workdir / "md.json").read_text())["n_shots"]
-    if not progress["sampled"]:
-        state = f"in progress: sampling, windows done {progress['windows_done']}; no shots yet"
-    else:
-        done, total = progress["configurations_with_base_shots"], progress["n_configurations"]
-        finished = progress["shots_pending_known"] == 0 and done == total
-        state = (f"{'complete' if finished else 'in progress'}: {done} of {total} configurations have their "
-                 f"first {base} shots; shots fired {progress['shots_fired']}; estimated remaining worker-hours "
-                 f"{progress.get('estimated_remaining_worker_hours')}")
-    lines += [f"- Status: {state}.",
-              f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high) of the "
+    present = [(code, path) for code, path in PARTS if (path / "md.json").is_file()]
+    lines = ["", "## Channels and progress (written by package.py after every chunk)", "",
+             f"- Status of this directory: {status_line(workdir)}."]
+    for code, path in present:
+        if path.resolve() != workdir and code != 0:
+            lines.append(f"- Status of `{path.relative_to(ROOT.parent)}`: {status_line(path)}.")
+    lines += [f"- Channels (psi intervals in degrees, [low, high), wrapping through 180 when low > high) of the "
               f"configurations with {BARRIER_PHI[0]:g} < phi < {BARRIER_PHI[1]:g}: "
               + "; ".join(f"{name} [{low:g}, {high:g})" for name, low, high in CHANNELS) + "; the others get "
               "channel -1 (`channels.json`).",
               f"- Target: at least {TARGET_IN_RANGE} configurations with 0.1 < p_B < 0.9 in every channel.",
-              "", f"Counts of the combined set `{ALL}` ({' + '.join(names)}):", ""]
+              "", "Progress per channel and part (from each work directory's records, channels from the sampled phi "
+              "and psi; `expected` adds the windows not sampled yet at their restraint centre; `0.1 < p_B < 0.9 now` counts "
+              "configurations with their first 20 shots, some still waiting for their top-up to 60, so it can "
+              "still move; `projected` = expected x the in-range rate seen so far in that part and "
+              "channel, a guide that is noisy while few are shot):", ""]
+    lines += progress_table(present)
+    lines += ["", f"Counts of the combined set `{ALL}` ({' + '.join(joined.metadata['parts'].values())}; "
+              "configurations with shots only):", ""]
     lines += counts_table(joined, "all")
-    if new is not None:
-        lines += ["", f"This directory's part alone (`{NEW}`):", ""]
-        lines += counts_table(new, "new")
-        lines += ["", "p_B by window of this directory (shot configurations so far):", ""]
-        lines += window_table(new)
+    mine = joined.extras["part"] == codes[workdir]
+    if mine.any():
+        part = joined.subset(np.flatnonzero(mine))
+        lines += ["", f"This directory's part alone (`{own.name}`):", ""]
+        lines += counts_table(part, "new")
+        lines += ["", "p_B by window of this directory (shot configurations so far; window numbers as in the "
+                  "combined set):", ""]
+        lines += window_table(part)
     lines += ["", f"![p_B over (phi, psi)]({FIGURE})", "",
               f"`{FIGURE}`: every configuration with |phi| < 40 degrees, coloured by p_B: circles the shipped "
-              "phi-restrained set, triangles this directory's phi- and psi-restrained windows (once shot), "
-              "squares the pilot's configurations (10 shots each, so p_B to within ~0.15).", ""]
+              "phi-restrained set, triangles the channels directory's phi- and psi-restrained windows, diamonds "
+              "the bridge directory's (once shot), squares the pilot's configurations (10 shots each, so p_B to "
+              "within ~0.15).", ""]
     (workdir / "channels.md").write_text("\n".join(lines))
     return 0
 
 
+def print_progress():
+    """Print the per-channel progress table of every part present (writes nothing)."""
+    present = [(code, path) for code, path in PARTS if (path / "md.json").is_file()]
+    for code, path in present:
+        if code:
+            print(f"{path.name}: {status_line(path)}")
+    print("\n".join(progress_table(present)))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(print_progress() if sys.argv[1:] == ["--progress"] else main(*sys.argv[1:]))
