@@ -93,3 +93,28 @@ def test_cli_reports_a_missing_work_directory(tmp_path, capsys):
 
     assert main(["committor-test", str(tmp_path / "model"), "--md", str(tmp_path / "nowhere")]) == 2
     assert "md.json" in capsys.readouterr().err
+
+
+def test_the_histogram_leaves_the_callers_matplotlib_state_alone(tmp_path, monkeypatch):
+    """No backend switch and no open pyplot figure, even when writing the figure fails (e.g. in a notebook)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from committor_keras.validate import _committor_test
+
+    result = {"shots_per_configuration": 20, "p_b": [0.4, 0.5, 0.55], "q": [0.5, 0.5, 0.5], "q_range": [0.45, 0.55],
+              "mean_p_b": 0.48, "std_p_b": 0.06, "std_binomial": 0.11}
+    backend = matplotlib.get_backend()
+    plt.close("all")
+    monkeypatch.setattr(matplotlib, "use", lambda *args, **kwargs: pytest.fail("switched the backend"))
+    _committor_test.plot_histogram(result, tmp_path / "ok.png")
+    assert (tmp_path / "ok.png").stat().st_size > 0
+
+    def failing_savefig(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", failing_savefig)
+    with pytest.raises(OSError):
+        _committor_test.plot_histogram(result, tmp_path / "fails.png")
+    assert plt.get_fignums() == [] and matplotlib.get_backend() == backend
+    assert not (tmp_path / "fails.png").exists()
