@@ -9,7 +9,7 @@
 # -x -C DIR`), so edits to the working tree do not change a running job; PYTHON is the interpreter (default
 # .venv/bin/python); NICE the niceness (default 10). One driver per WORKDIR (a lock on the directory).
 # Progress: WORKDIR/run.log, or `python -m committor_keras.md status WORKDIR`.
-# (data/alanine_dipeptide_water_channels/run.sh is the same loop with its directory written in.)
+# (Each data set's run.sh is a call to this loop with its own defaults.)
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 WORKDIR" >&2; exit 2; }
 cd "$(dirname "$0")/../.."
