@@ -118,3 +118,32 @@ def test_the_histogram_leaves_the_callers_matplotlib_state_alone(tmp_path, monke
         _committor_test.plot_histogram(result, tmp_path / "fails.png")
     assert plt.get_fignums() == [] and matplotlib.get_backend() == backend
     assert not (tmp_path / "fails.png").exists()
+
+
+@pytest.mark.slow
+def test_a_water_model_gets_the_solvent_potential_of_new_configurations(tmp_path):
+    """The water path: a solvated work directory (the shipped box, build skipped), configurations featurised
+    with the solvent's electrostatic potential, shot on the CPU platform."""
+    import shutil
+    from pathlib import Path
+
+    from committor_keras.md._config import water_preset
+
+    shipped = Path(__file__).resolve().parent.parent / "data" / "alanine_dipeptide_water"
+    work = tmp_path / "water"
+    init(work, water_preset(seed=5).replace(
+        windows=(Window(4.0, 2000.0, 3),), pull_ps=0.3, window_equilibration_ps=0.3, stride_steps=25,
+        max_steps=500))
+    for name in ("system.pdb", "build.json"):
+        shutil.copy(shipped / name, work / name)
+
+    class PhiEspModel(PhiModel):
+        feature_names = (*PhiModel.feature_names, "ESP(H18)")
+
+    model = PhiEspModel(centre=4.0, width=1e3)  # q ~ 0.5 everywhere near phi = 4: every configuration fits
+    result = committor_test(model, work, tmp_path / "out", n=2, shots=2, seed=0, per_window=3,
+                            progress=False, log=lambda line: None)
+    assert len(result["p_b"]) == 2 and result["shots_fired"] == 4
+    esp = np.concatenate(model.seen)[:, 2]
+    # the potential of ~600 water molecules at a polar hydrogen: finite, tens to hundreds of kJ/mol/e
+    assert np.all(np.isfinite(esp)) and np.all(np.abs(esp) > 1.0)
