@@ -20,6 +20,7 @@ Usage: python -m bench.bench_epoch_profile [--batch-sizes 1024] [--epochs 30] [-
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -77,8 +78,6 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="TensorFlow intra- and inter-op threads (default: TF's own)")
     parser.add_argument("--out", default="bench/results/epoch_profile.json")
     args = parser.parse_args(argv)
-    import os
-
     import tensorflow as tf
 
     if args.threads:

@@ -227,9 +227,9 @@ class _NetworkPlan(typing.NamedTuple):
         normalization: the Normalization layer (applied once to the resident data), or None.
         dense: the Dense layers in order.
         dropout: the dropout rate after each Dense layer (0.0 for none).
-        optimizer: the model's Adam optimiser (built).
         activations: per Dense layer, the index of its activation in :data:`SWITCHED_ACTIVATIONS` (an
             argument of the traced epoch), or -1 for another activation (then part of the structure).
+        optimizer: the model's Adam optimiser (built).
         structure: what the traced epoch depends on besides tensor shapes: the per-point loss and, per
             Dense layer, (activation or None when it is an argument, may it have dropout?): every hidden
             layer may (at a rate of 0 it has none), so networks of one depth share a trace whatever their
