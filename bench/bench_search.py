@@ -170,6 +170,42 @@ def _tune_seconds(out, searches, trials, jobs, cwd=ROOT):
             "load_1min_start": load, "load_1min_end": os.getloadavg()[0]}
 
 
+def _run_searches(planned, folder, args):
+    """Run the searches ``planned`` ((name, trials) pairs) at the same time until they end or ``args.deadline``
+    passes, printing each trial's row as it ends; returns name -> summary, completeness and trial rows."""
+    workers, searches = {}, {}
+    for name, trials in planned:
+        cwd = before_dir(args.before) if name == "before" else ROOT
+        progress = Path(folder) / f"{name}.jsonl"
+        workers[name] = (progress, subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_search", "--worker", str(trials), "--progress", str(progress)],
+            cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)}, stdout=subprocess.DEVNULL))
+    deadline = time.monotonic() + args.deadline
+    printed = dict.fromkeys(workers, 0)
+
+    def print_new_rows():
+        for name, (progress, _) in workers.items():
+            lines = progress.read_text().splitlines() if progress.exists() else []
+            for line in lines[printed[name]:]:
+                _print_row(name, json.loads(line))
+            printed[name] = len(lines)
+
+    while any(w.poll() is None for _, w in workers.values()) and time.monotonic() < deadline:
+        print_new_rows()
+        time.sleep(2.0)
+    print_new_rows()
+    for name, (progress, worker) in workers.items():
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait()
+        trials = [json.loads(line) for line in progress.read_text().splitlines()] if progress.exists() else []
+        if not trials:
+            raise SystemExit(f"the {name} search finished no trial")
+        searches[name] = {"summary": _summary(trials), "complete": worker.returncode == 0, "trials": trials}
+        print(f"{name}: " + ", ".join(f"{k} {v:.3g}" for k, v in searches[name]["summary"].items()))
+    return searches
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
@@ -182,7 +218,11 @@ def main(argv=None):
     parser.add_argument("--before", default=str(BEFORE))
     parser.add_argument("--out", default="bench/results/search.json")
     parser.add_argument("--deadline", type=float, default=3600.0,
-                        help="seconds after which the searches are stopped and summarised (default 3600)")
+                        help="seconds after which the searches are stopped and summarised (default 3600; with "
+                             "--one-at-a-time, for each search)")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="run the after search, then the before one, each alone on the machine (idle cores: "
+                             "each gets both cores) instead of both at once (a loaded machine: same load)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--progress", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -199,44 +239,19 @@ def main(argv=None):
               "goals": {"wall_s_100_trials": 180, "steady_state_fraction": 0.75, "rss_growth_mb": 50,
                         "parallel_over_sequential": 0.6},
               "load_averages": [os.getloadavg()]}
-    # After and before run at the same time, so that both see the same load on a shared machine; a search
-    # still running after --deadline seconds is stopped and summarised over the trials it finished.
-    searches, workers = {}, {}
+    # After and before run at the same time, so that both see the same load on a shared machine (or, with
+    # --one-at-a-time, one after the other on idle cores); a search still running after --deadline seconds
+    # is stopped and summarised over the trials it finished.
+    searches = {}
+    planned = [(name, trials) for name, trials in (("after", args.trials), ("before", args.before_trials))
+               if trials and args.only != "parallel"]
     with tempfile.TemporaryDirectory() as folder:
-        for name, trials in (("after", args.trials), ("before", args.before_trials)):
-            if trials and args.only != "parallel":
-                cwd = before_dir(args.before) if name == "before" else ROOT
-                progress = Path(folder) / f"{name}.jsonl"
-                workers[name] = (progress, subprocess.Popen(
-                    [sys.executable, "-m", "bench.bench_search", "--worker", str(trials), "--progress", str(progress)],
-                    cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)}, stdout=subprocess.DEVNULL))
-        deadline = time.monotonic() + args.deadline
-        printed = dict.fromkeys(workers, 0)
-
-        def print_new_rows():
-            for name, (progress, _) in workers.items():
-                lines = progress.read_text().splitlines() if progress.exists() else []
-                for line in lines[printed[name]:]:
-                    _print_row(name, json.loads(line))
-                printed[name] = len(lines)
-
-        while any(w.poll() is None for _, w in workers.values()) and time.monotonic() < deadline:
-            print_new_rows()
-            time.sleep(2.0)
-        print_new_rows()
-        for name, (progress, worker) in workers.items():
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait()
-            trials = [json.loads(line) for line in progress.read_text().splitlines()] if progress.exists() else []
-            if not trials:
-                raise SystemExit(f"the {name} search finished no trial")
-            searches[name] = {"summary": _summary(trials), "complete": worker.returncode == 0, "trials": trials}
+        for group in ([[item] for item in planned] if args.one_at_a_time else [planned]):
+            searches.update(_run_searches(group, folder, args))
             result["load_averages"].append(os.getloadavg())
-            print(f"{name}: " + ", ".join(f"{k} {v:.3g}" for k, v in searches[name]["summary"].items()))
     measured = []
     if searches:
-        result["search"] = searches
+        result["search"] = {**searches, "one_at_a_time": args.one_at_a_time}
         measured.append("search")
     if args.parallel_trials and args.only != "search":
         with tempfile.TemporaryDirectory() as folder:

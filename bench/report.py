@@ -28,7 +28,9 @@ def _rows(results):
         loads = f"load {after['load_1min_min']:.1f}-{after['load_1min_max']:.1f}" if after.get("load_1min_min") else ""
         per_trial = [before["wall_s_per_trial"] if before else None, after["wall_s_per_trial"]]
         rows.append((f"search wall time per trial (default space, {after['trials']} trials after"
-                     + (f", {before['trials']} before)" if before else ")"),
+                     + (f", {before['trials']} before" if before else "")
+                     + ("; one after the other)" if search.get("one_at_a_time") else
+                        "; at the same time)" if before else ")"),
                      "100 trials <= 180 s (1.8 s/trial)", *[None if v is None else f"{v:.2f} s" for v in per_trial],
                      f"{per_trial[0] / per_trial[1]:.1f}x faster" if before else "",
                      _met(after["wall_s_per_trial"] * 100 <= 180) if not loads else

@@ -93,3 +93,57 @@ def test_cli_reports_a_missing_work_directory(tmp_path, capsys):
 
     assert main(["committor-test", str(tmp_path / "model"), "--md", str(tmp_path / "nowhere")]) == 2
     assert "md.json" in capsys.readouterr().err
+
+
+def test_the_histogram_leaves_the_callers_matplotlib_state_alone(tmp_path, monkeypatch):
+    """No backend switch and no open pyplot figure, even when writing the figure fails (e.g. in a notebook)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from committor_keras.validate import _committor_test
+
+    result = {"shots_per_configuration": 20, "p_b": [0.4, 0.5, 0.55], "q": [0.5, 0.5, 0.5], "q_range": [0.45, 0.55],
+              "mean_p_b": 0.48, "std_p_b": 0.06, "std_binomial": 0.11}
+    backend = matplotlib.get_backend()
+    plt.close("all")
+    monkeypatch.setattr(matplotlib, "use", lambda *args, **kwargs: pytest.fail("switched the backend"))
+    _committor_test.plot_histogram(result, tmp_path / "ok.png")
+    assert (tmp_path / "ok.png").stat().st_size > 0
+
+    def failing_savefig(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", failing_savefig)
+    with pytest.raises(OSError):
+        _committor_test.plot_histogram(result, tmp_path / "fails.png")
+    assert plt.get_fignums() == [] and matplotlib.get_backend() == backend
+    assert not (tmp_path / "fails.png").exists()
+
+
+@pytest.mark.slow
+def test_a_water_model_gets_the_solvent_potential_of_new_configurations(tmp_path):
+    """The water path: a solvated work directory (the shipped box, build skipped), configurations featurised
+    with the solvent's electrostatic potential, shot on the CPU platform."""
+    import shutil
+    from pathlib import Path
+
+    from committor_keras.md._config import water_preset
+
+    shipped = Path(__file__).resolve().parent.parent / "data" / "alanine_dipeptide_water"
+    work = tmp_path / "water"
+    init(work, water_preset(seed=5).replace(
+        windows=(Window(4.0, 2000.0, 3),), pull_ps=0.3, window_equilibration_ps=0.3, stride_steps=25,
+        max_steps=500))
+    for name in ("system.pdb", "build.json"):
+        shutil.copy(shipped / name, work / name)
+
+    class PhiEspModel(PhiModel):
+        feature_names = (*PhiModel.feature_names, "ESP(H18)")
+
+    model = PhiEspModel(centre=4.0, width=1e3)  # q ~ 0.5 everywhere near phi = 4: every configuration fits
+    result = committor_test(model, work, tmp_path / "out", n=2, shots=2, seed=0, per_window=3,
+                            progress=False, log=lambda line: None)
+    assert len(result["p_b"]) == 2 and result["shots_fired"] == 4
+    esp = np.concatenate(model.seen)[:, 2]
+    # the potential of ~600 water molecules at a polar hydrogen: finite, tens to hundreds of kJ/mol/e
+    assert np.all(np.isfinite(esp)) and np.all(np.abs(esp) > 1.0)

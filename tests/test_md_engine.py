@@ -247,6 +247,49 @@ def test_slices_merge_to_the_whole(vacuum_run, tmp_path):
     assert _outcomes(workdir)[0] == _outcomes(vacuum_run)[0]
 
 
+def test_window_selection_and_finish_started_shoot_only_their_configurations(vacuum_run, tmp_path):
+    # 12 shots where the first 6 give 0.1 < p_B < 0.9: a configuration can be started but not finished
+    workdir = _copy_without_shots(vacuum_run, tmp_path / "selected", topup_shots=12)
+    path = shots_path(workdir)
+    path.parent.mkdir()
+    base = {"config": 1, "first_shot": 0, "stop_shot": 6, "to": ["A", "B"] * 3, "steps": [10] * 6, "seconds": 0}
+    path.write_text(json.dumps(base) + "\n")
+
+    def batches():
+        return [(r["config"], r["first_shot"]) for r in map(json.loads, path.read_text().splitlines()[1:])]
+
+    assert shoot(workdir, finish_started=True, progress=False)
+    assert batches() == [(1, 6)]
+    assert shoot(workdir, windows=[1], progress=False)  # window 1 holds configuration 3 only
+    assert batches() == [(1, 6), (3, 0)]
+    assert shoot(workdir, progress=False)
+    assert sorted(batches()[2:]) == [(0, 0), (2, 0)]
+    # the same outcomes as shots fired without any selection, and as the top-up fired on its own
+    shots, table = _outcomes(workdir)
+    reference = _outcomes(vacuum_run)[0]
+    assert [shots[i] for i in (0, 2, 3)] == [reference[i] for i in (0, 2, 3)]
+    config = load_config(workdir)
+    frames, _, _ = load_configurations(workdir)
+    outcomes, steps = Shooter(config, _system.read_pdb(workdir / "system.pdb")[0]).shoot(frames[1], None, 1,
+                                                                                        range(6, 12))
+    assert [table.shots[1][k] for k in range(6, 12)] == list(zip(outcomes, steps))
+    with pytest.raises(ConfigError, match="windows \\[2\\] do not exist"):
+        shoot(workdir, windows=[0, 2], progress=False)
+
+
+def test_a_run_finishes_started_configurations_before_new_ones(vacuum_run, tmp_path):
+    workdir = _copy_without_shots(vacuum_run, tmp_path / "topups-first", topup_shots=12)
+    path = shots_path(workdir)
+    path.parent.mkdir()
+    order = np.random.default_rng(load_config(workdir).seed).permutation(4)
+    last = int(order[-1])  # the configuration the seeded order visits last
+    path.write_text(json.dumps({"config": last, "first_shot": 0, "stop_shot": 6, "to": ["A", "B"] * 3,
+                                "steps": [10] * 6, "seconds": 0}) + "\n")
+    assert shoot(workdir, progress=False)
+    second = json.loads(path.read_text().splitlines()[1])
+    assert (second["config"], second["first_shot"]) == (last, 6)
+
+
 def test_changed_recipe_is_refused(vacuum_run):
     with pytest.raises(ConfigError, match="n_shots"):
         init(vacuum_run, _tiny_vacuum().replace(n_shots=7))
@@ -310,6 +353,11 @@ def test_cli_init_overrides_status_and_errors(tmp_path, capsys):
     assert "n_shots" in capsys.readouterr().err
     assert main(["init", str(tmp_path / "x"), "--preset", "vacuum", "--set", "nshots=7"]) == 2
     assert main(["shoot", str(workdir), "--slice", "3/2"]) == 2
+    for bad in ("1-x", "3-1", ""):
+        with pytest.raises(SystemExit) as exc:
+            main(["run", str(workdir), "--windows", bad])
+        assert exc.value.code == 2
+    assert "expected window numbers and ranges" in capsys.readouterr().err
     assert main(["status", str(workdir)]) == 0
     assert json.loads(capsys.readouterr().out)["sampled"] is False
     assert main(["make-dataset", str(workdir), "--out", str(tmp_path / "x.npz")]) == 2

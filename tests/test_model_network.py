@@ -79,12 +79,22 @@ def test_fit_restores_best_epoch_and_saved_model_round_trips(synthetic, tmp_path
     assert restored.loss.name == model.loss.name
 
 
-def test_an_epoch_equals_keras_fit_on_the_same_batch_order(synthetic):
-    """fit_model's compiled epoch takes the Adam steps model.fit takes (weights, L2, sample weights, loss)."""
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "swish", "softplus", "gelu"])
+def test_an_epoch_equals_keras_fit_on_the_same_batch_order(synthetic, activation):
+    """fit_model's compiled epoch takes the Adam steps model.fit takes (weights, L2, sample weights, loss),
+    with every activation of the search space (an argument of the trace) and one that is not (gelu: part of
+    the traced structure)."""
     x, y, _ = synthetic[2]["train"]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(x)).astype(np.float32)
-    hparams = {**HPARAMS, "dropout": 0.0, "l2": 1e-3, "batch_size": 100}  # the last batch is smaller
+    hparams = {**HPARAMS, "dropout": 0.0, "l2": 1e-3, "batch_size": 100,  # the last batch is smaller
+               "activation": "tanh" if activation == "gelu" else activation}
     ours, theirs = build_model(hparams, x, seed=5), build_model(hparams, x, seed=5)
+    if activation == "gelu":
+        for model in (ours, theirs):
+            for layer in model.layers[:-1]:
+                if isinstance(layer, keras.layers.Dense):
+                    layer.activation = keras.activations.gelu
+        assert _NetworkPlan.of(ours).structure[1][0][0] is keras.activations.gelu
     result = fit_model(ours, hparams, (x, y, w), (x[:300], y[:300], w[:300]), epochs=1, patience=1, seed=9)
     order = tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=tf.constant([9, 0], tf.int64)).numpy()
     keras_history = theirs.fit(x[order], y[order], sample_weight=w[order], batch_size=100, shuffle=False,
@@ -147,14 +157,19 @@ def test_networks_of_one_structure_share_one_traced_epoch(synthetic):
     x, y, _ = synthetic[2]["train"]
     sets = (x, y, None), (x[:200], y[:200], None)
     counts = []
-    for units, batch_size, rate, l2 in ((12, 50, 0.1, 1e-5), (20, 70, 0.0, 0.0), (33, 128, 0.3, 0.0), (7, 64, 0.0, 1e-3)):
-        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate, "l2": l2}
+    structures = set()
+    for units, batch_size, rate, l2, activation in ((12, 50, 0.1, 1e-5, "tanh"), (20, 70, 0.0, 0.0, "relu"),
+                                                    (33, 128, 0.3, 0.0, "swish"), (7, 64, 0.0, 1e-3, "elu"),
+                                                    (9, 40, 0.2, 1e-4, "softplus")):
+        hparams = {**HPARAMS, "units_0": units, "batch_size": batch_size, "dropout": rate, "l2": l2,
+                   "activation": activation}
         model = build_model(hparams, x, seed=0)
         fit_model(model, hparams, *sets, epochs=2, patience=2)
+        structures.add(_NetworkPlan.of(model).structure)
         counts.append(_epoch_function(_NetworkPlan.of(model).structure).experimental_get_tracing_count())
-    # One trace, with every dimension unknown, serves every width, batch size, dropout rate and L2 factor,
-    # 0 (no dropout, no L2) included.
-    assert counts == [1, 1, 1, 1]
+    # One trace, with every dimension unknown, serves every width, batch size, dropout rate, L2 factor and
+    # activation of the search space, 0 (no dropout, no L2) included.
+    assert len(structures) == 1 and counts == [1, 1, 1, 1, 1]
 
 
 def test_seeded_fit_is_reproducible(synthetic):

@@ -41,6 +41,12 @@ def _add_stage(subparsers, name, helptext):
         p.add_argument("--max-minutes", type=float, default=None,
                        help="stop submitting shots after this long (exit status 3: more to do)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--windows", default=None, type=_parse_windows, metavar="LIST",
+                       help="only configurations sampled in these windows (0-based, md.json's order), "
+                            "e.g. 0-12,19; the rest wait for a later run")
+        p.add_argument("--finish-started", action="store_true",
+                       help="only the missing top-ups of configurations that already have shots: finish "
+                            "what was started, start nothing new")
     if name == "shoot":
         p.add_argument("--slice", default=None, metavar="K/N",
                        help="only configurations with index %% N == K, into shots/slice-K-of-N.jsonl "
@@ -159,6 +165,17 @@ def _parse_slice(text):
     return k, n
 
 
+def _parse_windows(text):
+    """``"0-2,5"`` -> ``[0, 1, 2, 5]``; argparse reports a bad list as a usage error (exit 2)."""
+    numbers = []
+    for item in text.split(","):
+        first, dash, last = item.strip().partition("-")
+        if not (first.isdigit() and (not dash or last.isdigit())) or (dash and int(last) < int(first)):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected window numbers and ranges, e.g. 0-12,19")
+        numbers += range(int(first), int(last if dash else first) + 1)
+    return numbers
+
+
 def _shoot(args):
     _log_command(args.workdir)
     from committor_keras.md._shooting import shoot
@@ -166,7 +183,8 @@ def _shoot(args):
 
     part = None if args.slice is None else _parse_slice(args.slice)
     finished = shoot(args.workdir, workers=args.workers, threads=args.threads, part=part,
-                     max_minutes=args.max_minutes, progress=not args.no_progress, log=logger(args.workdir))
+                     max_minutes=args.max_minutes, progress=not args.no_progress, log=logger(args.workdir),
+                     windows=args.windows, finish_started=args.finish_started)
     return 0 if finished else 3
 
 
@@ -175,7 +193,7 @@ def _run(args):
     from committor_keras.md._workdir import run
 
     finished = run(args.workdir, workers=args.workers, threads=args.threads, max_minutes=args.max_minutes,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, windows=args.windows, finish_started=args.finish_started)
     return 0 if finished else 3
 
 

@@ -415,10 +415,12 @@ def _dihedrals(xyz, quads, boxes):
         unique, group = np.unique(boxes, axis=0, return_inverse=True)
     for index, box in enumerate(unique):
         frames = np.flatnonzero(group.ravel() == index)
-        same_box = xyz if len(unique) == 1 else xyz[frames]
-        a, b, c, d = (same_box[:, quads[:, k]].reshape(-1, 3) for k in range(4))
+        # Atoms first, (atoms, frames, 3): each quadruple's atoms are then gathered as whole rows, 1.5x
+        # faster in all than gathering (frames, torsions) elements (bench/notes.md); same values.
+        by_atom = np.ascontiguousarray((xyz if len(unique) == 1 else xyz[frames]).transpose(1, 0, 2))
+        a, b, c, d = (by_atom[quads[:, k]].reshape(-1, 3) for k in range(4))
         radians = calc_dihedrals(a, b, c, d, box=box if box.any() else None)
-        angles[frames] = np.degrees(radians).reshape(len(frames), -1)
+        angles[frames] = np.degrees(radians).reshape(len(quads), len(frames)).T
     return angles
 
 

@@ -239,6 +239,17 @@ def needs_topup(config, table, index):
 _WORKER = {}
 
 
+def _ranges(numbers):
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"`` (sorted distinct integers)."""
+    runs = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
 def _worker_init(workdir, threads):
     from committor_keras.md import _system
     from committor_keras.md._sampling import SYSTEM_PDB
@@ -337,10 +348,14 @@ def _fire(workdir, config, frames, boxes, todo, table, handle, bar, workers, thr
     return not queue
 
 
-def shoot(workdir, workers=1, threads=1, part=None, max_minutes=None, progress=True, log=None):
+def shoot(workdir, workers=1, threads=1, part=None, max_minutes=None, progress=True, log=None, windows=None,
+          finish_started=False):
     """Fire every missing shot of ``WORKDIR`` (resumable), writing ``shots/*.jsonl``.
 
-    Configurations are visited in a seeded random order so that a partial run covers every window.
+    Configurations are visited in a seeded random order so that a partial run covers every window; the
+    missing top-ups of configurations already started come first, so a stopped run leaves as few
+    half-shot configurations as it can. Which configurations are shot, and in what order, never changes a
+    shot's outcome (its seeds depend on the configuration and shot numbers only).
 
     Args:
         workdir: a work directory with ``md.json``, ``system.pdb`` and ``configurations.xtc``.
@@ -350,9 +365,16 @@ def shoot(workdir, workers=1, threads=1, part=None, max_minutes=None, progress=T
         max_minutes: stop submitting new batches after this long and return once in-flight ones finish.
         progress: show a tqdm bar.
         log: callable taking a line of text, for the run log.
+        windows: window numbers (0-based, in md.json's order) to handle only the configurations sampled in
+            them, e.g. the windows nearest the barrier first; None for all.
+        finish_started: handle only configurations that already have shots (their top-ups): finish what
+            was started and start nothing new.
 
     Returns:
-        True when no shots remain for this part, False when stopped by ``max_minutes``.
+        True when no shots remain for this selection, False when stopped by ``max_minutes``.
+
+    Raises:
+        ConfigError: on a window number that md.json does not have.
     """
     from tqdm.auto import tqdm
 
@@ -360,11 +382,20 @@ def shoot(workdir, workers=1, threads=1, part=None, max_minutes=None, progress=T
 
     workdir = Path(workdir)
     config = load_config(workdir)
-    frames, boxes, _ = load_configurations(workdir)
+    frames, boxes, per_configuration = load_configurations(workdir)
     n = len(frames)
     order = np.random.default_rng(config.seed).permutation(n)
     if part is not None:
         order = order[order % part[1] == part[0]]
+    selection = []
+    if windows is not None:
+        windows = sorted(set(windows))
+        unknown = [w for w in windows if not 0 <= w < len(config.windows)]
+        if unknown:
+            raise ConfigError(f"{workdir / 'md.json'}: windows {unknown} do not exist; it has windows "
+                              f"0..{len(config.windows) - 1}")
+        order = order[np.isin(np.asarray(per_configuration["window"])[order], windows)]
+        selection.append(f"windows {_ranges(windows)}")
     path = shots_path(workdir, part)
     path.parent.mkdir(parents=True, exist_ok=True)
     log = log or (lambda line: None)
@@ -372,9 +403,14 @@ def shoot(workdir, workers=1, threads=1, part=None, max_minutes=None, progress=T
         _lock(handle, path)
         _repair_tail(path)
         table = read_shots(workdir, n)
-        todo = pending_batches(config, table, order)
+        if finish_started:
+            order = order[table.n_shots[order] > 0]
+            selection.append("configurations already started")
+        # a stable sort: top-ups (first shot > 0) first, each group in the seeded order
+        todo = sorted(pending_batches(config, table, order), key=lambda batch: batch[1] == 0)
         total = sum(stop - first for _, first, stop in todo)
-        log(f"shoot: {len(todo)} batches ({total} shots) pending over {n} configurations")
+        log(f"shoot: {len(todo)} batches ({total} shots) pending over {n} configurations"
+            + "".join(f"; only {item}" for item in selection))
         with tqdm(total=total, unit="shot", disable=not progress, smoothing=0.05) as bar:
             finished = _fire(workdir, config, frames, boxes, todo, table, handle, bar, workers, threads,
                              deadline=None if max_minutes is None else time.monotonic() + 60 * max_minutes,

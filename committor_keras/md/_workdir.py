@@ -88,8 +88,9 @@ def build(workdir, threads=1, log=print):
     return workdir / SYSTEM_PDB
 
 
-def run(workdir, workers=1, threads=1, max_minutes=None, progress=True):
-    """Run every missing stage: build, sample, shoot. Returns True when all shots are done."""
+def run(workdir, workers=1, threads=1, max_minutes=None, progress=True, windows=None, finish_started=False):
+    """Run every missing stage: build, sample, shoot (``windows`` and ``finish_started`` as for
+    :func:`~committor_keras.md.shoot`). Returns True when all shots of the selection are done."""
     log = logger(workdir)
     log(f"run: workers={workers} threads={threads} max_minutes={max_minutes}")
     build(workdir, threads=max(threads, workers), log=log)
@@ -98,7 +99,8 @@ def run(workdir, workers=1, threads=1, max_minutes=None, progress=True):
         sample(workdir, workers=workers, threads=threads, progress=progress)
         log(f"sample: wrote {CONFIGURATIONS_XTC} in {time.perf_counter() - start:.0f} s")
     remaining = None if max_minutes is None else max(0.0, max_minutes - (time.perf_counter() - start) / 60)
-    return shoot(workdir, workers=workers, threads=threads, max_minutes=remaining, progress=progress, log=log)
+    return shoot(workdir, workers=workers, threads=threads, max_minutes=remaining, progress=progress, log=log,
+                 windows=windows, finish_started=finish_started)
 
 
 def status(workdir):

@@ -89,8 +89,8 @@ def fit_model(model, hparams, train, validation, epochs=200, patience=20, callba
     Each epoch is one call of a compiled TensorFlow function over tensors that stay in memory: a seeded
     reshuffle, every Adam step with batches of ``hparams["batch_size"]`` (the last one smaller) accumulating
     the training metrics, then the metrics of the validation set. The function takes the network's variables as arguments,
-    so it is traced once per network *structure* (depth, activation, loss) and reused by every later model
-    of that structure, whatever its widths, dropout rate, L2 factor, batch size, learning rate or data (see
+    so it is traced once per network *structure* (depth and loss) and reused by every later model of that
+    structure, whatever its widths, activations, dropout rate, L2 factor, batch size, learning rate or data (see
     bench/BENCHMARKS.md for what this saves over ``model.fit``).
 
     It computes what ``model.fit`` computes, with the same logs: ``loss`` is the mean of the batch losses
@@ -227,15 +227,19 @@ class _NetworkPlan(typing.NamedTuple):
         normalization: the Normalization layer (applied once to the resident data), or None.
         dense: the Dense layers in order.
         dropout: the dropout rate after each Dense layer (0.0 for none).
+        activations: per Dense layer, the index of its activation in :data:`SWITCHED_ACTIVATIONS` (an
+            argument of the traced epoch), or -1 for another activation (then part of the structure).
         optimizer: the model's Adam optimiser (built).
         structure: what the traced epoch depends on besides tensor shapes: the per-point loss and, per
-            Dense layer, (activation, may it have dropout?): every hidden layer may (at a rate of 0 it has
-            none), so networks of one depth and activation share a trace whatever their dropout and L2.
+            Dense layer, (activation or None when it is an argument, may it have dropout?): every hidden
+            layer may (at a rate of 0 it has none), so networks of one depth share a trace whatever their
+            Keras activations, dropout and L2.
     """
 
     normalization: object
     dense: tuple
     dropout: tuple
+    activations: tuple
     optimizer: object
     structure: tuple
 
@@ -263,11 +267,16 @@ class _NetworkPlan(typing.NamedTuple):
                 raise ConfigError(f"fit_model trains Normalization -> Dense/Dropout networks; model "
                                   f"{model.name!r} has a {type(layer).__name__} layer {layer.name!r}")
         optimizer.build(model.trainable_variables)
-        # Dropout (at any rate, 0 included) after every hidden layer and L2 (any factor, 0 included) are
-        # arguments of the traced epoch, not part of its structure: depth, activations and loss are.
+        # Dropout (at any rate, 0 included) after every hidden layer, L2 (any factor, 0 included) and Keras'
+        # own activations are arguments of the traced epoch, not part of its structure: depth and loss are.
         last = len(dense) - 1
-        layers = tuple((layer.activation, index < last or rate > 0) for index, (layer, rate) in enumerate(zip(dense, dropout)))
-        return cls(normalization, tuple(dense), tuple(dropout), optimizer, (type(model.loss)._function, layers))
+        switched = _switched_activations()
+        activations = tuple(switched.index(layer.activation) if layer.activation in switched else -1
+                            for layer in dense)
+        layers = tuple((None if code >= 0 else layer.activation, index < last or rate > 0)
+                       for index, (layer, rate, code) in enumerate(zip(dense, dropout, activations)))
+        return cls(normalization, tuple(dense), tuple(dropout), activations, optimizer,
+                   (type(model.loss)._function, layers))
 
     def resident(self, arrays):
         """``(x, y, w)`` as float32 tensors, ``x`` normalised by the model's own layer, ``w`` ones if None."""
@@ -279,11 +288,13 @@ class _NetworkPlan(typing.NamedTuple):
         return x, tf.convert_to_tensor(np.asarray(y, dtype=np.float32)), tf.convert_to_tensor(w)
 
     def settings(self, batch_size):
-        """The epoch function's last arguments: batch size, Adam's settings, dropout rates, L2 factors."""
+        """The epoch function's last arguments: batch size, Adam's settings, dropout rates, L2 factors and
+        activation indices."""
         optimizer = self.optimizer
         adam = [float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2, optimizer.epsilon]
         return (tf.constant(batch_size, tf.int32), tf.constant(adam, tf.float32), tf.constant(self.dropout, tf.float32),
-                tf.constant([_l2(layer) for layer in self.dense], tf.float32))
+                tf.constant([_l2(layer) for layer in self.dense], tf.float32),
+                tf.constant(self.activations, tf.int32))
 
     def variables(self):
         """The weights (kernels, then biases) and their Adam moments and velocities."""
@@ -294,6 +305,18 @@ class _NetworkPlan(typing.NamedTuple):
         moments = [optimizer._momentums[optimizer._get_variable_index(v)] for v in variables]
         velocities = [optimizer._velocities[optimizer._get_variable_index(v)] for v in variables]
         return variables, moments, velocities
+
+
+SWITCHED_ACTIVATIONS = ("linear", "relu", "elu", "tanh", "swish", "softplus", "sigmoid")
+"""Keras activations that are an argument of fit_model's traced epoch (chosen per layer by ``tf.switch_case``),
+so that networks of one depth share one trace whatever these activations; any other activation is part of the
+traced structure. One trace instead of one per activation: fewer traces and less memory per search
+(bench/notes.md), at no measurable cost per step."""
+
+
+@functools.cache
+def _switched_activations():
+    return tuple(keras.activations.get(name) for name in SWITCHED_ACTIVATIONS)
 
 
 def _l2(layer):
@@ -318,7 +341,7 @@ def _concrete_epoch(structure, depth):
     return _epoch_function(structure).get_concrete_function(
         data, data, tf.TensorSpec([2], tf.int64), [matrix] * depth, [vector] * depth, [matrix] * depth + [vector] * depth,
         [matrix] * depth + [vector] * depth, tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32), vector,
-        vector, vector)
+        vector, vector, tf.TensorSpec([None], tf.int32))
 
 
 @functools.cache
@@ -331,10 +354,16 @@ def _epoch_function(structure):
     """
     point_loss, layers = structure
 
-    def forward(x, kernels, biases, rates, dropout_seed=None):
+    def activate(h, activation, code):
+        if activation is not None:
+            return activation(h)
+        # Only the chosen branch runs; its values are those of the activation called directly.
+        return tf.switch_case(code, [functools.partial(function, h) for function in _switched_activations()])
+
+    def forward(x, kernels, biases, rates, activations, dropout_seed=None):
         h = x
         for index, ((activation, dropout), kernel, bias) in enumerate(zip(layers, kernels, biases)):
-            h = activation(tf.matmul(h, kernel) + bias)
+            h = activate(tf.matmul(h, kernel) + bias, activation, activations[index])
             if dropout and dropout_seed is not None:
                 # The rate is an argument and a rate of 0 skips the layer, so networks with and without
                 # dropout share one trace (fewer traces per search); the values are those of either path.
@@ -349,16 +378,16 @@ def _epoch_function(structure):
         terms = [l2[index] * tf.reduce_sum(tf.square(kernel)) for index, kernel in enumerate(kernels)]
         return tf.add_n(terms)
 
-    def evaluate(data, kernels, biases, rates):
+    def evaluate(data, kernels, biases, rates, activations):
         x, y, w = data
-        logits = forward(x, kernels, biases, rates)
+        logits = forward(x, kernels, biases, rates, activations)
         ratios = [tf.math.divide_no_nan(*_weighted_sums(terms, y, logits, w)) for terms in _METRIC_TERMS]
         mean_loss = tf.reduce_sum(point_loss(y, logits) * w) / tf.cast(tf.shape(x)[0], tf.float32)
         return mean_loss, ratios[0], ratios[1], tf.sqrt(ratios[2])
 
     @tf.function(reduce_retracing=True)
     def run_epoch(train, validation, seed, kernels, biases, moments, velocities, iterations, batch_size, adam,
-                  rates, l2):
+                  rates, l2, activations):
         # Weights and Adam state come in and go out as tensors, not variables: a variable's handle carries
         # its shape into the traced graph, which then could not serve networks of other widths.
         learning_rate, beta_1, beta_2, epsilon = tf.unstack(adam, num=4)
@@ -375,7 +404,7 @@ def _epoch_function(structure):
             count = tf.cast(stop - start, tf.float32)
             with tf.GradientTape() as tape:
                 tape.watch([kernels, biases])
-                logits = forward(x[start:stop], kernels, biases, rates,
+                logits = forward(x[start:stop], kernels, biases, rates, activations,
                                  dropout_seed=tf.random.experimental.stateless_fold_in(seed, start))
                 # Keras' "sum_over_batch_size" reduction of the weighted per-point loss, plus the L2 terms.
                 loss = tf.reduce_sum(point_loss(y[start:stop], logits) * w[start:stop]) / count
@@ -397,7 +426,7 @@ def _epoch_function(structure):
         train_metrics = [tf.math.divide_no_nan(metric_sums[2 * i], metric_sums[2 * i + 1])
                          for i in range(len(_METRIC_TERMS))]
         train_metrics[-1] = tf.sqrt(train_metrics[-1])
-        validation_loss, *validation_metrics = evaluate(validation, kernels, biases, rates)
+        validation_loss, *validation_metrics = evaluate(validation, kernels, biases, rates, activations)
         logs = tf.stack([loss_sum / tf.cast(size, tf.float32), *train_metrics,
                          validation_loss + penalty(kernels, l2), *validation_metrics])
         return logs, kernels + biases, moments, velocities, iterations

@@ -228,10 +228,9 @@ def plot_histogram(result, path):
 
     Bins are aligned with the values k / shots that p_B takes (``max(1, shots // 20)`` values per bin).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A standalone Figure, not pyplot: no global backend switch or open figure left in the caller's session
+    # (a notebook), even when saving fails.
+    from matplotlib.figure import Figure
 
     from committor_keras._provenance import atomic_path
 
@@ -239,7 +238,8 @@ def plot_histogram(result, path):
     # bins holding the same number of the values k / shots p_B takes, so the histogram does not alias
     step = max(1, shots // 20)
     edges = (np.arange(0, shots + step + 1, step) - 0.5) / shots
-    fig, ax = plt.subplots(figsize=(5.0, 3.4), dpi=100)
+    fig = Figure(figsize=(5.0, 3.4), dpi=100)
+    ax = fig.subplots()
     ax.hist(result["p_b"], bins=edges, color="#4c72b0", alpha=0.8, label=f"measured ({len(result['p_b'])} "
             f"configurations x {shots} shots)")
     centres = (edges[:-1] + edges[1:]) / 2
@@ -253,7 +253,6 @@ def plot_histogram(result, path):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
 
 
 def read_result(out):

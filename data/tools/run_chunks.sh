@@ -8,6 +8,9 @@
 # CODE=DIR runs a frozen copy of the package (DIR/committor_keras, e.g. `git archive HEAD committor_keras | tar
 # -x -C DIR`), so edits to the working tree do not change a running job; PYTHON is the interpreter (default
 # .venv/bin/python); NICE the niceness (default 10). One driver per WORKDIR (a lock on the directory).
+# WINDOWS=LIST (e.g. 0-12,19) shoots only those windows' configurations and FINISH_STARTED=1 only the top-ups
+# of configurations already started (`md run --windows / --finish-started`); the driver then stops when that
+# selection is done.
 # Progress: WORKDIR/run.log, or `python -m committor_keras.md status WORKDIR`.
 # (Each data set's run.sh is a call to this loop with its own defaults.)
 set -u
@@ -19,6 +22,9 @@ PYTHON=${PYTHON:-.venv/bin/python}
 WORKERS=${WORKERS:-1}
 NICE=${NICE:-10}
 CHUNK_MINUTES=${CHUNK_MINUTES:-30}
+select=()
+[ -n "${WINDOWS:-}" ] && select+=(--windows "$WINDOWS")
+[ -n "${FINISH_STARTED:-}" ] && select+=(--finish-started)
 if [ -n "${CODE:-}" ]; then
     # PYTHONSAFEPATH: `python -m` would otherwise put the working directory (this checkout) first on sys.path
     export PYTHONPATH=$CODE PYTHONSAFEPATH=1
@@ -36,20 +42,20 @@ AUTOGROUP_NICE=${AUTOGROUP_NICE:-$NICE}
 if [ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] && [ -w /proc/self/autogroup ]; then
     echo "$AUTOGROUP_NICE" > /proc/self/autogroup 2>/dev/null || true
 fi
-echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE ($(cat /proc/self/autogroup 2>/dev/null || echo no autogroup)), code ${CODE:-working tree}" >> "$WORKDIR/run.log"
+echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE ($(cat /proc/self/autogroup 2>/dev/null || echo no autogroup)), code ${CODE:-working tree}, selection ${select[*]:-none}" >> "$WORKDIR/run.log"
 failures=0
 while true; do
     # a chunk started by an earlier driver holds this lock until it ends: wait for it
     [ -f "$WORKDIR/shots/shots.jsonl" ] && flock "$WORKDIR/shots/shots.jsonl" true
     nice -n "$NICE" "$PYTHON" -m committor_keras.md run "$WORKDIR" --workers "$WORKERS" \
-        --max-minutes "$CHUNK_MINUTES" --no-progress >> "$WORKDIR/driver.out" 2>&1
+        --max-minutes "$CHUNK_MINUTES" --no-progress "${select[@]}" >> "$WORKDIR/driver.out" 2>&1
     rc=$?
     if [ -f "$WORKDIR/finish.sh" ]; then
         nice -n "$NICE" bash "$WORKDIR/finish.sh" >> "$WORKDIR/driver.out" 2>&1 \
             || echo "$(date -u +%FT%TZ) driver: packaging a snapshot failed (see driver.out)" >> "$WORKDIR/run.log"
     fi
     if [ "$rc" -eq 0 ]; then
-        echo "$(date -u +%FT%TZ) driver: all shots done" >> "$WORKDIR/run.log"
+        echo "$(date -u +%FT%TZ) driver: all shots${select[*]:+ of the selection ${select[*]}} done" >> "$WORKDIR/run.log"
         break
     elif [ "$rc" -eq 3 ]; then
         failures=0
