@@ -64,7 +64,7 @@ def _shots(path, records):
                                      "steps": [50] * len(to), "seconds": 1.0}) + "\n")
 
 
-def test_progress_counts_sampled_shot_in_range_and_topped_up_per_channel(package, tmp_path):
+def test_progress_counts_sampled_shot_in_range_final_and_topped_up_per_channel(package, tmp_path):
     windows = (Window(-6.0, 2000.0, 3, psi0=50.0, k_psi=100.0), Window(4.0, 2000.0, 2, psi0=120.0, k_psi=100.0))
     init(tmp_path, water_preset(seed=1).replace(windows=windows))
     # sampling still running: window 0 done (one configuration drifted to psi -40: alphaR), window 1 not
@@ -80,12 +80,15 @@ def test_progress_counts_sampled_shot_in_range_and_topped_up_per_channel(package
         "window": [0, 0, 0, 1, 1], "phi": [-6.0, -5.0, -7.0, 4.0, 3.0], "psi": [55.0, 60.0, -40.0, 118.0, 125.0]}}))
     _shots(tmp_path / "shots", [(0, 0, 10), (0, 20, 20), (1, 0, 0), (3, 0, 5)])
     rows = package.progress(tmp_path)
-    assert rows[1] == {"expected": 2, "sampled": 2, "shot": 2, "in_range": 1, "topup_needed": 1, "topped_up": 1}
-    assert rows[2] == {"expected": 2, "sampled": 2, "shot": 1, "in_range": 1, "topup_needed": 1, "topped_up": 0}
+    # the final count leaves out configuration 3: in range on its first shots, its top-up not fired yet
+    assert rows[1] == {"expected": 2, "sampled": 2, "shot": 2, "in_range": 1, "final_in_range": 1,
+                       "topup_needed": 1, "topped_up": 1}
+    assert rows[2] == {"expected": 2, "sampled": 2, "shot": 1, "in_range": 1, "final_in_range": 0,
+                       "topup_needed": 1, "topped_up": 0}
     assert rows[0]["shot"] == 0
     table = "\n".join(package.progress_table([(2, tmp_path)]))
-    assert "| **bridge, all parts** | | 2 | 2 | 2 | **1** (target 400) | 1 of 1 | ~1 |" in table
-    assert f"| beta | 2 `{tmp_path.name}` | 2 | 2 | 1 | 1 | 0 of 1 | ~2 |" in table
+    assert "| **bridge, all parts** | | 2 | 2 | 2 | **1** (target 400) | 1 | 1 of 1 | ~1 |" in table
+    assert f"| beta | 2 `{tmp_path.name}` | 2 | 2 | 1 | 1 | 0 | 0 of 1 | ~2 |" in table
 
 
 def test_readme_during_sampling_says_how_many_windows_are_done(tmp_path):

@@ -102,8 +102,9 @@ def sampled_angles(workdir):
 
 def progress(workdir):
     """Per channel code: configurations expected (those sampled, plus the windows not sampled yet counted at
-    their restraint centre), sampled, with their first shots, with 0.1 < p_B < 0.9 now, and to top up /
-    topped up (base p_B in range / every top-up shot fired). Channels come from the sampled phi and psi
+    their restraint centre), sampled, with their first shots, with 0.1 < p_B < 0.9 now, of those the final
+    ones (nothing left to shoot: the count that only grows, for the stopping rule in NOTES.md), and to top up
+    / topped up (base p_B in range / every top-up shot fired). Channels come from the sampled phi and psi
     (configurations.json or the finished windows' files, before the coordinates' rounding)."""
     from committor_keras.md._channels import OUTSIDE, label_channels
     from committor_keras.md._config import load_config
@@ -123,7 +124,7 @@ def progress(workdir):
     centres = codes(np.asarray([w["phi0"] for w in todo for _ in range(w["n"])], float),
                     np.asarray([w.get("psi0") if w.get("psi0") is not None else np.nan
                                 for w in todo for _ in range(w["n"])], float))
-    keys = ("expected", "sampled", "shot", "in_range", "topup_needed", "topped_up")
+    keys = ("expected", "sampled", "shot", "in_range", "final_in_range", "topup_needed", "topped_up")
     rows = {code: dict.fromkeys(keys, 0) for code in sorted(set(centres.tolist()) | set(sampled.tolist()))}
     for code in sampled.tolist():
         rows[code]["sampled"] += 1
@@ -137,10 +138,13 @@ def progress(workdir):
                 continue
             row = rows[code]
             row["shot"] += 1
-            row["in_range"] += bool(in_range(table.p_b[i]))
+            done = True
             if needs_topup(config, table, i):
+                done = bool(table.n_shots[i] >= config.topup_shots)
                 row["topup_needed"] += 1
-                row["topped_up"] += bool(table.n_shots[i] >= config.topup_shots)
+                row["topped_up"] += done
+            row["in_range"] += bool(in_range(table.p_b[i]))
+            row["final_in_range"] += bool(in_range(table.p_b[i])) and done
     return rows
 
 
@@ -149,11 +153,12 @@ def progress_table(workdirs):
     with a total per channel against the target and a projection at the rate seen so far."""
     names = channel_names()
     per_part = {code: progress(workdir) for code, workdir in workdirs}
-    rows = ["| channel | part | expected | sampled | first 20 shots | 0.1 < p_B < 0.9 now | topped up to 60 "
-            "(of those needing it) | projected in range |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| channel | part | expected | sampled | first 20 shots | 0.1 < p_B < 0.9 now | of those final | "
+            "topped up to 60 (of those needing it) | projected in range |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for channel in sorted({c for table in per_part.values() for c in table}, key=lambda c: (c < 0, c)):
-        total = dict.fromkeys(("expected", "sampled", "shot", "in_range", "topup_needed", "topped_up"), 0)
+        total = dict.fromkeys(("expected", "sampled", "shot", "in_range", "final_in_range", "topup_needed",
+                               "topped_up"), 0)
         projected_total = 0.0
         for part, workdir in workdirs:
             row = per_part[part].get(channel)
@@ -165,11 +170,13 @@ def progress_table(workdirs):
             projected = row["in_range"] / row["shot"] * row["expected"] if row["shot"] else float("nan")
             projected_total += projected if row["shot"] else 0.0
             rows.append(f"| {names[channel]} | {part} `{Path(workdir).name}` | {row['expected']} | {row['sampled']} | "
-                        f"{row['shot']} | {row['in_range']} | {row['topped_up']} of {row['topup_needed']} | "
+                        f"{row['shot']} | {row['in_range']} | {row['final_in_range']} | "
+                        f"{row['topped_up']} of {row['topup_needed']} | "
                         f"{'-' if not row['shot'] else f'~{projected:.0f}'} |")
         target = f" (target {TARGET_IN_RANGE})" if channel >= 0 else ""
         rows.append(f"| **{names[channel]}, all parts** | | {total['expected']} | {total['sampled']} | "
-                    f"{total['shot']} | **{total['in_range']}**{target} | {total['topped_up']} of "
+                    f"{total['shot']} | **{total['in_range']}**{target} | {total['final_in_range']} | "
+                    f"{total['topped_up']} of "
                     f"{total['topup_needed']} | ~{projected_total:.0f} |")
     return rows
 
