@@ -91,6 +91,25 @@ def test_progress_counts_sampled_shot_in_range_final_and_topped_up_per_channel(p
     assert f"| beta | 2 `{tmp_path.name}` | 2 | 2 | 1 | 1 | 0 | 0 of 1 | ~2 |" in table
 
 
+def test_selection_stops_new_configurations_of_a_channel_once_its_final_count_reaches_the_target(
+        package, tmp_path, monkeypatch):
+    windows = (Window(-6.0, 2000.0, 2, psi0=50.0, k_psi=100.0), Window(4.0, 2000.0, 2, psi0=120.0, k_psi=100.0),
+               Window(-75.0, 2000.0, 1, psi0=150.0, k_psi=100.0))
+    init(tmp_path, water_preset(seed=1).replace(windows=windows))
+    (tmp_path / "configurations.json").write_text(json.dumps({"n_configurations": 5, "per_configuration": {
+        "window": [0, 0, 1, 1, 2], "phi": [-6.0, -5.0, 4.0, 3.0, -75.0], "psi": [55.0, 60.0, 118.0, 125.0, 150.0]}}))
+    monkeypatch.setattr(package, "PARTS", ((2, tmp_path),))
+    monkeypatch.setattr(package, "TARGET_IN_RANGE", 1)
+    assert package.select(tmp_path, [0, 1, 2]) == ["--windows", "0-2"]
+    # bridge configuration 0 in range with its top-up fired (final); beta configuration 2 in range but
+    # its top-up still pending: only the bridge channel has reached the target
+    _shots(tmp_path / "shots", [(0, 0, 10), (0, 20, 20), (2, 0, 10)])
+    assert package.select(tmp_path, [0, 1, 2]) == ["--windows", "1-2"]
+    assert package.select(tmp_path, [0, 2]) == ["--finish-started"]
+    _shots(tmp_path / "shots", [(0, 0, 10), (0, 20, 20), (2, 0, 10), (2, 20, 20)])
+    assert package.select(tmp_path, [0, 1, 2]) == ["--finish-started"]
+
+
 def test_readme_during_sampling_says_how_many_windows_are_done(tmp_path):
     from committor_keras.md import write_readme
 

@@ -4,6 +4,9 @@ Run from the repository root after `md make-dataset` wrote WORKDIR/<system>.npz 
     python data/alanine_dipeptide_water_channels/package.py [WORKDIR]
 or, to print the per-channel progress of every part and write nothing:
     python data/alanine_dipeptide_water_channels/package.py --progress
+or, to print the `md run` selection of WORKDIR's next chunk under the stopping rule (NOTES.md) from its
+base window list (the drivers' SELECT_CMD):
+    python data/alanine_dipeptide_water_channels/package.py --select WORKDIR 0-3,5-8
 WORKDIR (default this directory) is one of the parts below: its .npz gets channel labels, and it receives
 the figure and channels.md (progress per channel, counts, p_B by window). The combined set
 alanine_dipeptide_water_all_channels.npz is always written here, from every part whose .npz exists, so
@@ -100,30 +103,30 @@ def sampled_angles(workdir):
     return np.asarray(window, int), np.asarray(phi, float), np.asarray(psi, float), False
 
 
+def channel_codes(phi, psi):
+    """Channel codes of (phi, psi) in degrees; -1 outside the barrier's phi interval."""
+    from committor_keras.md._channels import OUTSIDE, label_channels
+
+    codes = label_channels(psi, CHANNELS)
+    codes[(np.asarray(phi) <= BARRIER_PHI[0]) | (np.asarray(phi) >= BARRIER_PHI[1])] = OUTSIDE
+    return codes
+
+
 def progress(workdir):
     """Per channel code: configurations expected (those sampled, plus the windows not sampled yet counted at
     their restraint centre), sampled, with their first shots, with 0.1 < p_B < 0.9 now, of those the final
     ones (nothing left to shoot: the count that only grows, for the stopping rule in NOTES.md), and to top up
     / topped up (base p_B in range / every top-up shot fired). Channels come from the sampled phi and psi
     (configurations.json or the finished windows' files, before the coordinates' rounding)."""
-    from committor_keras.md._channels import OUTSIDE, label_channels
     from committor_keras.md._config import load_config
     from committor_keras.md._shooting import needs_topup, read_shots
 
     config = load_config(workdir)
     windows = md_json(workdir)["windows"]
-
-    def codes(phi, psi):
-        c = label_channels(psi, CHANNELS)
-        c[(np.asarray(phi) <= BARRIER_PHI[0]) | (np.asarray(phi) >= BARRIER_PHI[1])] = OUTSIDE
-        return c
-
     window, phi, psi, complete = sampled_angles(workdir)
-    sampled = codes(phi, psi)
+    sampled = channel_codes(phi, psi)
     todo = [w for i, w in enumerate(windows) if i not in set(window.tolist())]
-    centres = codes(np.asarray([w["phi0"] for w in todo for _ in range(w["n"])], float),
-                    np.asarray([w.get("psi0") if w.get("psi0") is not None else np.nan
-                                for w in todo for _ in range(w["n"])], float))
+    centres = np.repeat(window_channels(todo), [w["n"] for w in todo]).astype(int)
     keys = ("expected", "sampled", "shot", "in_range", "final_in_range", "topup_needed", "topped_up")
     rows = {code: dict.fromkeys(keys, 0) for code in sorted(set(centres.tolist()) | set(sampled.tolist()))}
     for code in sampled.tolist():
@@ -146,6 +149,35 @@ def progress(workdir):
             row["in_range"] += bool(in_range(table.p_b[i]))
             row["final_in_range"] += bool(in_range(table.p_b[i])) and done
     return rows
+
+
+def window_channels(windows):
+    """Channel code of each md.json window at its restraint centre (no psi restraint: no channel)."""
+    return channel_codes(np.asarray([w["phi0"] for w in windows], float),
+                         np.asarray([np.nan if w.get("psi0") is None else w["psi0"] for w in windows], float))
+
+
+def select(workdir, windows):
+    """The `md run` selection arguments of WORKDIR's next chunk under the stopping rule (NOTES.md).
+
+    Of ``windows`` (WORKDIR's base list), those whose channel (at the window's restraint centre) has fewer
+    than TARGET_IN_RANGE final configurations in range over all parts keep taking new configurations, and
+    its basin windows with them; when none is left, ``--finish-started``: the configurations already started
+    get their top-ups and nothing new starts.
+    """
+    from committor_keras.md._shooting import _ranges
+
+    final = {}
+    for _, path in PARTS:
+        if (path / "md.json").is_file():
+            for channel, row in progress(path).items():
+                final[channel] = final.get(channel, 0) + row["final_in_range"]
+    channels = window_channels(md_json(workdir)["windows"])
+    keep = [w for w in windows if channels[w] >= 0 and final.get(channels[w], 0) < TARGET_IN_RANGE]
+    if not keep:
+        return ["--finish-started"]
+    keep += [w for w in windows if channels[w] < 0]
+    return ["--windows", _ranges(sorted(keep))]
 
 
 def progress_table(workdirs):
@@ -328,5 +360,15 @@ def print_progress():
     return 0
 
 
+def print_selection(workdir, windows):
+    """Print WORKDIR's selection arguments for its next chunk (``--select``)."""
+    from committor_keras.md._cli import _parse_windows
+
+    print(" ".join(select(Path(workdir), _parse_windows(windows))))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--select"] and len(sys.argv) == 4:
+        sys.exit(print_selection(*sys.argv[2:]))
     sys.exit(print_progress() if sys.argv[1:] == ["--progress"] else main(*sys.argv[1:]))

@@ -10,7 +10,9 @@
 # .venv/bin/python); NICE the niceness (default 10). One driver per WORKDIR (a lock on the directory).
 # WINDOWS=LIST (e.g. 0-12,19) shoots only those windows' configurations and FINISH_STARTED=1 only the top-ups
 # of configurations already started (`md run --windows / --finish-started`); the driver then stops when that
-# selection is done.
+# selection is done. SELECT_CMD='COMMAND' (run by bash from the repository root before every chunk, with
+# PYTHON, WORKDIR and WINDOWS in its environment) prints the selection arguments instead, e.g. a stopping rule
+# that narrows WINDOWS as counts grow; when it fails the driver keeps the last selection.
 # Progress: WORKDIR/run.log, or `python -m committor_keras.md status WORKDIR`.
 # (Each data set's run.sh is a call to this loop with its own defaults.)
 set -u
@@ -22,6 +24,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 WORKERS=${WORKERS:-1}
 NICE=${NICE:-10}
 CHUNK_MINUTES=${CHUNK_MINUTES:-30}
+export PYTHON WORKDIR WINDOWS=${WINDOWS:-}
 select=()
 [ -n "${WINDOWS:-}" ] && select+=(--windows "$WINDOWS")
 [ -n "${FINISH_STARTED:-}" ] && select+=(--finish-started)
@@ -45,6 +48,15 @@ fi
 echo "$(date -u +%FT%TZ) driver: pid $$, workers $WORKERS, nice $NICE ($(cat /proc/self/autogroup 2>/dev/null || echo no autogroup)), code ${CODE:-working tree}, selection ${select[*]:-none}" >> "$WORKDIR/run.log"
 failures=0
 while true; do
+    if [ -n "${SELECT_CMD:-}" ]; then
+        previous="${select[*]}"
+        if chosen=$(nice -n "$NICE" bash -c "$SELECT_CMD" 2>> "$WORKDIR/driver.out"); then
+            read -ra select <<< "$chosen"
+            [ "${select[*]}" != "$previous" ] && echo "$(date -u +%FT%TZ) driver: selection ${select[*]:-none} (SELECT_CMD)" >> "$WORKDIR/run.log"
+        else
+            echo "$(date -u +%FT%TZ) driver: SELECT_CMD failed (see driver.out); keeping selection ${select[*]:-none}" >> "$WORKDIR/run.log"
+        fi
+    fi
     # a chunk started by an earlier driver holds this lock until it ends: wait for it
     [ -f "$WORKDIR/shots/shots.jsonl" ] && flock "$WORKDIR/shots/shots.jsonl" true
     nice -n "$NICE" "$PYTHON" -m committor_keras.md run "$WORKDIR" --workers "$WORKERS" \
