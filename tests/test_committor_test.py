@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 openmm = pytest.importorskip("openmm")
@@ -86,6 +87,25 @@ def test_expected_histogram_is_the_binomial_mixture():
     assert counts.sum() == pytest.approx(2.0)
     # k/4 in {0, .25, .5, .75, 1} with pmf 1/16, 4/16, 6/16, 4/16, 1/16 per configuration
     assert counts[0] == pytest.approx(2 / 16) and counts[5] == pytest.approx(12 / 16)
+
+
+def test_summary_width_is_binomial_for_a_perfect_model_and_wide_for_one_that_mixes_channels():
+    from committor_keras.validate import committor_test_summary
+
+    rng = np.random.default_rng(0)
+    q = rng.uniform(0.45, 0.55, 4000)
+    channel = np.where(np.arange(4000) % 2, "beta", "bridge")
+    # perfect in the bridge channel (p_B = q); in beta the model's q = 0.5 surface mixes p_B 0.1 and 0.9
+    p_true = np.where(channel == "bridge", q, np.where(rng.random(4000) < 0.5, 0.1, 0.9))
+    n_b = rng.binomial(50, p_true)
+    table = committor_test_summary(q, 50 - n_b, n_b, groups=channel)
+    assert list(table.index) == ["all", "beta", "bridge"]
+    assert table.loc["bridge", "width_ratio"] == pytest.approx(1.0, abs=0.06)
+    assert table.loc["beta", "width_ratio"] > 4
+    assert table.loc["all", "n"] == 4000 and table.loc["beta", "n"] == 2000
+    assert table.loc["bridge", "std_binomial"] == pytest.approx(np.sqrt(np.mean(q[::2] * (1 - q[::2]) / 50)))
+    alone = committor_test_summary(q[::2], 50 - n_b[::2], n_b[::2])
+    pd.testing.assert_series_equal(alone.loc["all"], table.loc["bridge"], check_names=False)
 
 
 def test_cli_reports_a_missing_work_directory(tmp_path, capsys):

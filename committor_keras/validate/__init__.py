@@ -11,6 +11,7 @@ _EXPORTS = {
     "LogisticCommittor": "._baselines",
     "channel_transfer": "._transfer",
     "committor_test": "._committor_test",
+    "committor_test_summary": "._committor_test",
     "keras_fit": "._transfer",
     "baseline_table": "._baselines",
     "default_baseline_subsets": "._baselines",

@@ -193,18 +193,54 @@ def _write_selected(directory, config, frames, boxes, origin):
     write_json_atomic(directory / CONFIGURATIONS_JSON, {"n_configurations": len(frames), "per_configuration": table})
 
 
+def committor_test_summary(q, n_a, n_b, groups=None):
+    """The committor test's statistics, for all tested configurations and per group of them.
+
+    Groups are e.g. the crossing channels of the configurations (from the ``psi`` of the result's
+    ``configurations``): a model can put its q = 0.5 surface right in one channel and wrong in another.
+
+    Args:
+        q: ``(n,)`` predicted committors of the tested configurations.
+        n_a, n_b: ``(n,)`` shots committed to A and to B (each configuration at least one).
+        groups: optional ``(n,)`` labels; each label gets a row after ``"all"``, in sorted order.
+
+    Returns:
+        DataFrame indexed by group: ``n``, ``mean_q``, ``mean_p_b``, ``median_p_b``, ``std_p_b``,
+        ``std_binomial`` (``sqrt(mean_i q_i (1 - q_i) / m_i)``, m_i the committed shots: the spread binomial
+        noise alone gives if every p_B equals its q), ``std_expected`` (``sqrt(std_binomial^2 + var_i q_i)``:
+        the spread a perfect model gives from these configurations) and ``width_ratio``
+        (``std_p_b / std_expected``, 1 for a perfect reaction coordinate).
+    """
+    import pandas as pd
+
+    q, n_a, n_b = (np.asarray(x, float) for x in (q, n_a, n_b))
+    committed = n_a + n_b
+    labels = [("all", np.ones(len(q), bool))]
+    if groups is not None:
+        groups = np.asarray(groups)
+        labels += [(label, groups == label) for label in sorted(set(groups.tolist()))]
+    rows = {}
+    for label, mask in labels:
+        p_b = n_b[mask] / committed[mask]
+        binomial = np.sqrt(np.mean(q[mask] * (1 - q[mask]) / committed[mask]))
+        expected = np.sqrt(binomial**2 + q[mask].var())
+        rows[label] = {"n": int(mask.sum()), "mean_q": q[mask].mean(), "mean_p_b": p_b.mean(),
+                       "median_p_b": np.median(p_b), "std_p_b": p_b.std(), "std_binomial": binomial,
+                       "std_expected": expected, "width_ratio": p_b.std() / expected}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def _summarise(q, table, shots, q_range):
     committed = table.n_a + table.n_b
     if np.any(committed == 0):
         raise DataError("<committor test>", "shots", f"{int(np.sum(committed == 0))} configuration(s) with no "
                         "committed shot; raise max_steps in md.json")
     p_b = table.n_b / committed
-    binomial = float(np.sqrt(np.mean(q * (1 - q) / committed)))
+    stats = committor_test_summary(q, table.n_a, table.n_b).loc["all"]
     return {
         "q_range": list(q_range), "p_b": p_b.tolist(), "q": q.tolist(),
-        "mean_p_b": float(p_b.mean()), "std_p_b": float(p_b.std()), "median_p_b": float(np.median(p_b)),
-        "mean_q": float(q.mean()), "std_binomial": binomial,
-        "std_expected": float(np.sqrt(binomial**2 + q.var())),
+        **{key: float(stats[key]) for key in ("mean_p_b", "std_p_b", "median_p_b", "mean_q", "std_binomial",
+                                              "std_expected")},
         "uncommitted_shots": int(table.n_uncommitted.sum()),
         "p_b_histogram": {"edges": np.linspace(0, 1, 11).tolist(),
                           "counts": np.histogram(p_b, bins=10, range=(0, 1))[0].tolist()},

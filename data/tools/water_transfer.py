@@ -72,6 +72,12 @@ def summarise(rows):
     return out
 
 
+def _shown(path):
+    """A path as the README shows it: relative to the repository root (where its commands run) when inside."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def markdown(summary, data, args, hparams):
     tests = list(dict.fromkeys(r["test"] for r in summary))
     trains = list(dict.fromkeys(r["train"] for r in summary if r["model"] == "network"))
@@ -91,7 +97,7 @@ def markdown(summary, data, args, hparams):
         lines += ["> **PARTIAL SNAPSHOT, SMOKE TEST ONLY: these numbers are not results.** The shooting was still "
                   "running; channels hold few configurations and the test parts are tiny.", ""]
     lines += [f"Made {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')} with "
-              f"`python data/tools/water_transfer.py --data {args.data} --out {args.out} --seeds "
+              f"`python data/tools/water_transfer.py --data {_shown(args.data)} --out {_shown(args.out)} --seeds "
               f"{' '.join(map(str, args.seeds))} --epochs {args.epochs}{' --partial' if args.partial else ''}` "
               f"from `{Path(args.data).name}` ({len(data)} configurations; parts "
               f"{', '.join(data.metadata.get('parts', {}).values())}).", "",
